@@ -1,0 +1,66 @@
+# vrs: visual product recommender. `make demo` shows it work, `make test` proves it.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.vrs-installed
+export PATH := $(abspath $(BIN)):$(PATH)
+
+PROTO_SRC := $(wildcard protos/vrs/v1/*.proto)
+PROTOC = $(BIN)/python -m grpc_tools.protoc -I protos \
+	--python_out=$(1) --grpc_python_out=$(1) --mypy_out=$(1) --mypy_grpc_out=$(1) $(PROTO_SRC)
+
+.PHONY: setup proto proto-check lint test test-fast demo serve serve-embedder serve-search bench lock clean
+
+setup: $(STAMP)
+
+# Idempotent: reinstalls only when the project or the lock changes.
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	@touch $@
+
+proto: $(STAMP)
+	$(call PROTOC,.)
+
+# Fails when the committed stubs differ from what `make proto` generates now.
+proto-check: $(STAMP)
+	@rm -rf build/proto-check && mkdir -p build/proto-check
+	@$(call PROTOC,build/proto-check)
+	@diff -r -x __pycache__ -x __init__.py build/proto-check/vrs/v1 vrs/v1 \
+		|| { echo "generated gRPC code is stale: run 'make proto' and commit"; exit 1; }
+	@echo "generated gRPC code is up to date"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy vrs services tests benchmarks
+
+test: $(STAMP) proto-check lint
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+demo: $(STAMP)
+	$(BIN)/python -m vrs.demo
+
+serve: $(STAMP)
+	$(BIN)/vrs serve
+
+serve-embedder: $(STAMP)
+	$(BIN)/vrs serve --service embedder
+
+serve-search: $(STAMP)
+	$(BIN)/vrs serve --service search
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.embed_throughput
+	$(BIN)/python -m benchmarks.search_latency
+
+# Re-pin after changing dependencies in pyproject.toml.
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^vrs==' > requirements.lock
+
+clean:
+	rm -rf build $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Embedder service: product photos to vectors in Qdrant, over gRPC."""

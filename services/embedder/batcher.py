@@ -1,0 +1,89 @@
+"""Dynamic micro-batching: concurrent requests share one forward pass."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from services.embedder.decode import Pixels
+from services.embedder.model.engine import InferenceEngine
+
+log = logging.getLogger(__name__)
+
+_Item = tuple[Pixels, "asyncio.Future[np.ndarray]"]
+
+
+class MicroBatcher:
+    """Collects images for up to max_wait after the first one (or until max_batch), runs one
+    forward pass, and hands each caller its own row.
+
+    While a pass runs, new images queue up and form the next batch, so under load batches fill
+    without waiting at all.
+    """
+
+    def __init__(self, engine: InferenceEngine, max_batch: int, max_wait_ms: float) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._max_wait_s = max_wait_ms / 1000.0
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        # One thread: the model owns the device (or every core, on CPU); passes in parallel
+        # would only contend. It also keeps the GIL-releasing forward pass off the event loop.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="vrs-model")
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="micro-batcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            if not future.done():
+                future.set_exception(RuntimeError("embedder is shutting down"))
+        self._executor.shutdown(wait=True)
+
+    async def embed(self, pixels: Pixels) -> np.ndarray:
+        self.start()
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        await self._queue.put((pixels, future))
+        return await future
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            deadline = loop.time() + self._max_wait_s
+            while len(batch) < self._max_batch:
+                remaining = deadline - loop.time()
+                try:
+                    if remaining <= 0:
+                        batch.append(self._queue.get_nowait())
+                    else:
+                        batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except (TimeoutError, asyncio.QueueEmpty):
+                    break
+            live = [(p, f) for p, f in batch if not f.done()]  # callers that gave up are skipped
+            if not live:
+                continue
+            try:
+                vectors = await loop.run_in_executor(
+                    self._executor, self._engine.embed, [p for p, _ in live]
+                )
+            except Exception as exc:
+                log.exception("forward pass failed", extra={"batch": len(live)})
+                for _, future in live:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for row, (_, future) in zip(vectors, live, strict=True):
+                if not future.done():
+                    future.set_result(row)

@@ -1,0 +1,270 @@
+"""Keeping the store in step with the catalog: upserts, attribute updates, deletes.
+
+The model runs only for images the store has not seen for this product; every change bumps
+the catalog generation so no cached search result outlives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import Enum
+
+from services.embedder.embedding import ImageEmbedder
+from vrs.catalog import Product, StoredProduct, Vector, checked_vector
+from vrs.errors import InvalidInput, ModelMismatch, NotFound, VrsError
+from vrs.generation import CatalogGeneration
+from vrs.image_source import ImageInput, sha256_hex
+from vrs.store.runner import StoreRunner
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(Enum):
+    UPSERTED = "upserted"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class UpsertItem:
+    product: Product
+    image: ImageInput | None = None
+    vector: Sequence[float] | None = None
+    vector_model_id: str = ""
+    # Stream order of the catalog event behind this write (0: not from an event). A write
+    # older than what the store holds is skipped.
+    event_version: int = 0
+
+
+@dataclass(frozen=True)
+class ProductPatch:
+    product_id: str
+    title: str | None = None
+    category: str | None = None
+    brand: str | None = None
+    price: float | None = None
+    currency: str | None = None
+    in_stock: bool | None = None
+    event_version: int = 0
+
+    def apply(self, product: Product) -> Product:
+        changes = {
+            name: getattr(self, name)
+            for name in ("title", "category", "brand", "price", "currency", "in_stock")
+            if getattr(self, name) is not None
+        }
+        return replace(product, **changes).validated()
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    product_id: str
+    outcome: Outcome
+    error: VrsError | None = None
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    index: int
+    item: UpsertItem
+    product: Product
+    data: bytes | None = None
+    vector: Vector | None = None
+    image_sha256: str = ""
+    vector_sha256: str = ""
+
+
+class CatalogWriter:
+    def __init__(
+        self, embedder: ImageEmbedder, store: StoreRunner, generation: CatalogGeneration | None
+    ) -> None:
+        self._embedder = embedder
+        self._store = store
+        self._generation = generation
+        self.model_id = embedder.model_id
+
+    async def upsert(self, items: Sequence[UpsertItem]) -> list[ItemResult]:
+        results: dict[int, ItemResult] = {}
+        loaded: list[_Loaded] = []
+        attempts = await asyncio.gather(
+            *(self._load(i, item) for i, item in enumerate(items)), return_exceptions=True
+        )
+        for i, attempt in enumerate(attempts):
+            if isinstance(attempt, _Loaded):
+                loaded.append(attempt)
+            else:
+                results[i] = _failed(items[i].product.product_id, attempt)
+        existing = await self._store.run(
+            self._store.store.get, [entry.product.product_id for entry in loaded]
+        )
+        now = _now()
+        to_embed: list[_Loaded] = []
+        writes: list[StoredProduct] = []
+        rewrites: list[StoredProduct] = []
+        for entry in loaded:
+            prev = existing.get(entry.product.product_id)
+            version = entry.item.event_version
+            if prev is not None and version and prev.event_version > version:
+                log.info(
+                    "skipping a write older than the stored product",
+                    extra={
+                        "product_id": entry.product.product_id,
+                        "event_version": version,
+                        "stored_version": prev.event_version,
+                    },
+                )
+                results[entry.index] = ItemResult(entry.product.product_id, Outcome.UNCHANGED)
+                continue
+            if prev is not None and _same_content(prev, entry, self.model_id):
+                same = prev.product == entry.product
+                outcome = Outcome.UNCHANGED if same else Outcome.UPDATED
+                if not same or version > prev.event_version:
+                    rewrites.append(
+                        replace(
+                            prev,
+                            product=entry.product,
+                            updated_at=now,
+                            event_version=max(version, prev.event_version),
+                        )
+                    )
+                results[entry.index] = ItemResult(entry.product.product_id, outcome)
+            elif entry.data is not None:
+                to_embed.append(entry)
+            else:
+                writes.append(self._stored(entry, entry.vector, now))
+        vectors = await self._embedder.embed_many([e.data for e in to_embed if e.data is not None])
+        for entry, vector in zip(to_embed, vectors, strict=True):
+            if isinstance(vector, BaseException):
+                results[entry.index] = _failed(entry.product.product_id, vector)
+            else:
+                writes.append(self._stored(entry, vector, now))
+        if writes:
+            await self._store.run(self._store.store.upsert, writes)
+        if rewrites:
+            await self._store.run(self._store.store.set_attributes, rewrites)
+        written = {w.product.product_id for w in writes}
+        for entry in loaded:
+            if entry.index not in results and entry.product.product_id in written:
+                results[entry.index] = ItemResult(entry.product.product_id, Outcome.UPSERTED)
+        if writes or any(r.outcome is Outcome.UPDATED for r in results.values()):
+            await self._changed()
+        return [results[i] for i in range(len(items))]
+
+    async def update(self, patches: Sequence[ProductPatch]) -> list[ItemResult]:
+        """Attribute changes only: the vectors stay, the model does not run."""
+        existing = await self._store.run(
+            self._store.store.get, [p.product_id for p in patches if p.product_id]
+        )
+        results: list[ItemResult] = []
+        rewrites: list[StoredProduct] = []
+        now = _now()
+        for patch in patches:
+            prev = existing.get(patch.product_id)
+            try:
+                if not patch.product_id:
+                    raise InvalidInput("product_id is missing")
+                if prev is None:
+                    raise NotFound(f"product {patch.product_id!r} is not in the catalog")
+                if patch.event_version and prev.event_version > patch.event_version:
+                    results.append(ItemResult(patch.product_id, Outcome.UNCHANGED))
+                    continue
+                product = patch.apply(prev.product)
+            except VrsError as exc:
+                results.append(_failed(patch.product_id, exc))
+                continue
+            if product == prev.product:
+                results.append(ItemResult(patch.product_id, Outcome.UNCHANGED))
+                continue
+            stored = replace(
+                prev,
+                product=product,
+                updated_at=now,
+                event_version=max(patch.event_version, prev.event_version),
+            )
+            existing[patch.product_id] = stored  # later patches in the batch build on this one
+            rewrites.append(stored)
+            results.append(ItemResult(patch.product_id, Outcome.UPDATED))
+        if rewrites:
+            await self._store.run(self._store.store.set_attributes, rewrites)
+            await self._changed()
+        return results
+
+    async def delete(self, product_ids: Sequence[str]) -> tuple[list[str], list[str]]:
+        """(deleted, not found)."""
+        ids = list(dict.fromkeys(pid for pid in product_ids if pid))
+        if not ids:
+            raise InvalidInput("no product ids to delete")
+        existing = await self._store.run(self._store.store.get, ids)
+        deleted = [pid for pid in ids if pid in existing]
+        if deleted:
+            await self._store.run(self._store.store.delete, deleted)
+            await self._changed()
+        return deleted, [pid for pid in ids if pid not in existing]
+
+    async def optimize(self) -> bool:
+        # Index builds take as long as they take; a deadline would abandon a useful build.
+        return await self._store.run(self._store.store.optimize, timeout_s=None)
+
+    async def _changed(self) -> None:
+        if self._generation is not None:
+            await self._generation.bump()
+
+    async def _load(self, index: int, item: UpsertItem) -> _Loaded:
+        product = item.product.validated()
+        if item.image is not None and item.vector is not None:
+            raise InvalidInput(
+                f"product {product.product_id!r}: give an image or a vector, not both"
+            )
+        if item.image is not None:
+            data = await self._embedder.fetcher.load(item.image)
+            if not product.image_uri and item.image.uri:
+                product = replace(product, image_uri=item.image.uri)
+            return _Loaded(index, item, product, data=data, image_sha256=sha256_hex(data))
+        if item.vector is not None:
+            if item.vector_model_id and item.vector_model_id != self.model_id:
+                raise ModelMismatch(
+                    f"product {product.product_id!r}: vector of model {item.vector_model_id!r}, "
+                    f"the collection holds model {self.model_id!r}"
+                )
+            vector = checked_vector(
+                item.vector, self._embedder.dimension, f"vector of {product.product_id!r}"
+            )
+            return _Loaded(
+                index, item, product, vector=vector, vector_sha256=sha256_hex(vector.tobytes())
+            )
+        raise InvalidInput(f"product {product.product_id!r} has neither an image nor a vector")
+
+    def _stored(self, entry: _Loaded, vector: Vector | None, now: str) -> StoredProduct:
+        return StoredProduct(
+            product=entry.product,
+            model_id=self.model_id,
+            image_sha256=entry.image_sha256,
+            vector_sha256=entry.vector_sha256,
+            updated_at=now,
+            event_version=entry.item.event_version,
+            vector=vector,
+        )
+
+
+def _same_content(prev: StoredProduct, entry: _Loaded, model_id: str) -> bool:
+    if prev.model_id != model_id:
+        return False
+    if entry.image_sha256:
+        return prev.image_sha256 == entry.image_sha256
+    return bool(entry.vector_sha256) and prev.vector_sha256 == entry.vector_sha256
+
+
+def _failed(product_id: str, error: BaseException) -> ItemResult:
+    if not isinstance(error, VrsError):
+        # Anything else is a bug or an outage, not the caller's fault: let it surface.
+        raise error
+    return ItemResult(product_id, Outcome.FAILED, error)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

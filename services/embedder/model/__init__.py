@@ -1,0 +1,1 @@
+"""The feature extractor: backbones, their weights, and the inference engine."""

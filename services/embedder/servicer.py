@@ -1,0 +1,179 @@
+"""EmbedderService over gRPC: protobuf in, domain calls, protobuf out. No logic of its own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from services.embedder.catalog_writer import (
+    CatalogWriter,
+    ItemResult,
+    Outcome,
+    ProductPatch,
+    UpsertItem,
+)
+from services.embedder.embedding import ImageEmbedder
+from vrs.errors import InvalidInput, VrsError
+from vrs.grpc_errors import item_error, status_of_item
+from vrs.grpc_server import Context
+from vrs.proto_convert import image_from_proto, product_from_proto
+from vrs.store.runner import StoreRunner
+from vrs.v1 import common_pb2, embedder_pb2, embedder_pb2_grpc
+
+MAX_REPORTED_FAILURES = 1000
+
+_UPSERT_OUTCOMES = {
+    Outcome.UPSERTED: embedder_pb2.UPSERT_OUTCOME_UPSERTED,
+    Outcome.UPDATED: embedder_pb2.UPSERT_OUTCOME_UPDATED,
+    Outcome.UNCHANGED: embedder_pb2.UPSERT_OUTCOME_UNCHANGED,
+    Outcome.FAILED: embedder_pb2.UPSERT_OUTCOME_FAILED,
+}
+_UPDATE_OUTCOMES = {
+    Outcome.UPDATED: embedder_pb2.UPDATE_OUTCOME_UPDATED,
+    Outcome.UNCHANGED: embedder_pb2.UPDATE_OUTCOME_UNCHANGED,
+    Outcome.FAILED: embedder_pb2.UPDATE_OUTCOME_FAILED,
+}
+
+
+class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
+    def __init__(
+        self,
+        embedder: ImageEmbedder,
+        writer: CatalogWriter,
+        store: StoreRunner,
+    ) -> None:
+        self._embedder = embedder
+        self._writer = writer
+        self._store = store
+
+    async def Embed(
+        self, request: embedder_pb2.EmbedRequest, context: Context
+    ) -> embedder_pb2.EmbedResponse:
+        if not request.images:
+            raise InvalidInput("no images to embed")
+        results = await asyncio.gather(*(self._embed_one(s) for s in request.images))
+        failures = [r.error for r in results if r.HasField("error")]
+        if len(failures) == len(results):
+            # Nothing embedded: fail the call itself, with the first item's reason.
+            await context.abort(status_of_item(failures[0]), failures[0].message)
+        return embedder_pb2.EmbedResponse(
+            results=results, model_id=self._embedder.model_id, dimension=self._embedder.dimension
+        )
+
+    async def _embed_one(self, source: common_pb2.ImageSource) -> embedder_pb2.EmbedResult:
+        try:
+            embedded = await self._embedder.embed_input(image_from_proto(source))
+        except VrsError as exc:
+            return embedder_pb2.EmbedResult(error=item_error(exc))
+        return embedder_pb2.EmbedResult(
+            embedding=common_pb2.Embedding(
+                values=embedded.vector.tolist(), model_id=self._embedder.model_id
+            ),
+            image_sha256=embedded.image_sha256,
+        )
+
+    async def UpsertProducts(
+        self, request: embedder_pb2.UpsertProductsRequest, context: Context
+    ) -> embedder_pb2.UpsertProductsResponse:
+        results = await self._writer.upsert([_upsert_item(i) for i in request.items])
+        return embedder_pb2.UpsertProductsResponse(results=[_upsert_result(r) for r in results])
+
+    async def StreamUpsertProducts(
+        self,
+        request_iterator: AsyncIterator[embedder_pb2.UpsertProductsRequest],
+        context: Context,
+    ) -> embedder_pb2.UpsertSummary:
+        summary = embedder_pb2.UpsertSummary()
+        async for request in request_iterator:
+            results = await self._writer.upsert([_upsert_item(i) for i in request.items])
+            for result in results:
+                summary.received += 1
+                if result.outcome is Outcome.UPSERTED:
+                    summary.upserted += 1
+                elif result.outcome is Outcome.UPDATED:
+                    summary.updated += 1
+                elif result.outcome is Outcome.UNCHANGED:
+                    summary.unchanged += 1
+                else:
+                    summary.failed += 1
+                    if len(summary.failures) < MAX_REPORTED_FAILURES:
+                        summary.failures.append(_upsert_result(result))
+                    else:
+                        summary.failures_truncated = True
+        if summary.upserted:
+            summary.index_optimized = await self._writer.optimize()
+        return summary
+
+    async def UpdateProducts(
+        self, request: embedder_pb2.UpdateProductsRequest, context: Context
+    ) -> embedder_pb2.UpdateProductsResponse:
+        patches = [
+            ProductPatch(
+                product_id=p.product_id,
+                title=p.title if p.HasField("title") else None,
+                category=p.category if p.HasField("category") else None,
+                brand=p.brand if p.HasField("brand") else None,
+                price=p.price if p.HasField("price") else None,
+                currency=p.currency if p.HasField("currency") else None,
+                in_stock=p.in_stock if p.HasField("in_stock") else None,
+            )
+            for p in request.patches
+        ]
+        results = await self._writer.update(patches)
+        return embedder_pb2.UpdateProductsResponse(
+            results=[
+                embedder_pb2.UpdateResult(
+                    product_id=r.product_id,
+                    outcome=_UPDATE_OUTCOMES[r.outcome],
+                    error=item_error(r.error) if r.error else None,
+                )
+                for r in results
+            ]
+        )
+
+    async def DeleteProducts(
+        self, request: embedder_pb2.DeleteProductsRequest, context: Context
+    ) -> embedder_pb2.DeleteProductsResponse:
+        deleted, not_found = await self._writer.delete(list(request.product_ids))
+        return embedder_pb2.DeleteProductsResponse(deleted=deleted, not_found=not_found)
+
+    async def GetStats(
+        self, request: embedder_pb2.GetEmbedderStatsRequest, context: Context
+    ) -> embedder_pb2.EmbedderStats:
+        info = await self._store.run(self._store.store.info)
+        engine = self._embedder.engine
+        stats = embedder_pb2.EmbedderStats(
+            index=embedder_pb2.IndexStats(
+                collection=info.collection,
+                model_id=info.model_id,
+                dimension=info.dimension,
+                points=info.points,
+                indexed_vectors=info.indexed_vectors,
+                store=info.kind,
+                index_state=info.index_state,
+            ),
+            device=engine.device_name,
+            forward_passes=engine.forward_passes,
+            images_embedded=engine.images_embedded,
+        )
+        return stats
+
+
+def _upsert_item(message: embedder_pb2.ProductUpsert) -> UpsertItem:
+    product = product_from_proto(message.product)
+    content = message.WhichOneof("content")
+    if content == "image":
+        return UpsertItem(product, image=image_from_proto(message.image))
+    if content == "vector":
+        return UpsertItem(
+            product, vector=list(message.vector.values), vector_model_id=message.vector.model_id
+        )
+    return UpsertItem(product)
+
+
+def _upsert_result(result: ItemResult) -> embedder_pb2.UpsertResult:
+    return embedder_pb2.UpsertResult(
+        product_id=result.product_id,
+        outcome=_UPSERT_OUTCOMES[result.outcome],
+        error=item_error(result.error) if result.error else None,
+    )

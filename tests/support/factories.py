@@ -1,0 +1,33 @@
+"""Building settings and embedders for tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from services.embedder.embedding import ImageEmbedder
+from services.embedder.model.engine import InferenceEngine
+from vrs.image_source import ImageFetcher
+from vrs.settings import ImageSettings, ModelSettings, Settings
+
+
+def make_embedder(
+    engine: InferenceEngine, images: ImageSettings | None = None, **model: object
+) -> ImageEmbedder:
+    images = images or ImageSettings()
+    return ImageEmbedder(engine, ModelSettings(**model), images, ImageFetcher(images))  # type: ignore[arg-type]
+
+
+def settings_for(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
+    """Settings for a server on a free loopback port with its own Qdrant Edge directory.
+
+    Sections given here are validated as data, not read from the environment.
+    """
+    base: dict[str, dict[str, Any]] = {
+        "server": {"host": "127.0.0.1", "port": 0, "shutdown_grace_s": 2.0},
+        "store": {"data_dir": tmp_path / "qdrant-edge"},
+        "log": {"level": "WARNING"},
+    }
+    for name, values in sections.items():
+        base.setdefault(name, {}).update(values)
+    return Settings.model_validate(base)

@@ -1,0 +1,72 @@
+"""Real visual semantics (efficientnet_lite0, real ImageNet weights, real product photos)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytest_asyncio
+
+from services.embedder.embedding import ImageEmbedder
+from tests.conftest import StoreFactory
+from tests.support.catalog import Row, read_catalog
+from tests.support.images import crop_and_recolour
+from tests.support.servers import RunningEmbedder, embedder_server
+from vrs.store.base import VectorStore
+from vrs.store.filters import ProductFilter
+from vrs.v1 import common_pb2, embedder_pb2
+
+pytestmark = pytest.mark.slow
+
+
+@pytest_asyncio.fixture
+async def indexed(
+    tmp_path: Path, effnet: ImageEmbedder, store_factory: StoreFactory, sample_catalog: Path
+) -> AsyncIterator[tuple[RunningEmbedder, VectorStore, list[Row]]]:
+    rows = read_catalog(sample_catalog)
+    store = store_factory(effnet.model_id, effnet.dimension)
+    async with embedder_server(tmp_path, effnet, store) as svc:
+
+        async def batches() -> AsyncIterator[embedder_pb2.UpsertProductsRequest]:
+            for start in range(0, len(rows), 32):
+                yield embedder_pb2.UpsertProductsRequest(
+                    items=[
+                        embedder_pb2.ProductUpsert(
+                            product=common_pb2.ProductAttributes(
+                                product_id=r.product_id, category=r.category, price=r.price
+                            ),
+                            image=common_pb2.ImageSource(data=r.image.read_bytes()),
+                        )
+                        for r in rows[start : start + 32]
+                    ]
+                )
+
+        summary = await svc.stub.StreamUpsertProducts(batches())
+        assert summary.upserted == len(rows)
+        yield svc, store, rows
+
+
+async def test_modified_copy_finds_its_original(
+    indexed: tuple[RunningEmbedder, VectorStore, list[Row]],
+) -> None:
+    svc, store, rows = indexed
+    probes = rows[:: max(1, len(rows) // 24)]
+    found = 0
+    same_category = 0
+    for row in probes:
+        copy = crop_and_recolour(row.image.read_bytes())
+        response = await svc.stub.Embed(
+            embedder_pb2.EmbedRequest(images=[common_pb2.ImageSource(data=copy)])
+        )
+        vector = np.array(response.results[0].embedding.values, dtype=np.float32)
+        hits = store.search(vector, 5, ProductFilter(), None, exact=True)
+        found += hits[0].stored.product.product_id == row.product_id
+        same_category += sum(h.stored.product.category == row.category for h in hits)
+    print(
+        f"\nmodified copy -> original at rank 1: {found}/{len(probes)}; "
+        f"same category in top 5: {same_category}/{5 * len(probes)}"
+    )
+    assert found >= 0.9 * len(probes)
+    assert same_category >= 0.9 * 5 * len(probes)

@@ -1,0 +1,1 @@
+"""vrs: visual product recommender."""

@@ -1,0 +1,178 @@
+"""gRPC server bootstrap shared by every vrs service: health, reflection, error mapping and
+access logs, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
+from grpc_reflection.v1alpha import reflection
+
+from vrs.errors import VrsError
+from vrs.grpc_errors import status_code
+from vrs.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+Closer = Callable[[], Awaitable[None]]
+
+if TYPE_CHECKING:
+    Context = grpc.aio.ServicerContext[Any, Any]
+    Handler = grpc.RpcMethodHandler[Any, Any]
+    Interceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    Context = grpc.aio.ServicerContext
+    Handler = grpc.RpcMethodHandler
+    Interceptor = grpc.aio.ServerInterceptor
+# A unary-response handler of an aio server: (request or request iterator, context) -> response.
+Behavior = Callable[[Any, "Context"], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class ServiceBinding:
+    """One gRPC service to serve: its full name and how to add its servicer."""
+
+    name: str
+    register: Callable[[grpc.aio.Server], None]
+
+
+@dataclass
+class GrpcServer:
+    server: grpc.aio.Server
+    port: int
+    health: health_aio.HealthServicer
+    services: Sequence[str]
+    grace_s: float
+    closers: list[Closer] = field(default_factory=list)
+    _stopped: bool = False
+
+    async def start(self) -> None:
+        await self.server.start()
+        for name in (*self.services, ""):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("serving", extra={"port": self.port, "services": list(self.services)})
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """NOT_SERVING first (load balancers stop sending), drain in-flight calls, then close
+        what the services hold (store, model, connections)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(self.grace_s if grace_s is None else grace_s)
+        for close in reversed(self.closers):
+            try:
+                await close()
+            except Exception:
+                log.exception("error while closing a resource")
+        log.info("stopped", extra={"port": self.port})
+
+    async def serve_until_signalled(self) -> None:
+        """Run until SIGTERM or SIGINT, then shut down gracefully."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        await stop.wait()
+        log.info("shutdown signal received: draining", extra={"grace_s": self.grace_s})
+        await self.stop()
+
+
+def create_grpc_server(
+    settings: ServerSettings, bindings: Sequence[ServiceBinding], closers: Sequence[Closer] = ()
+) -> GrpcServer:
+    max_bytes = settings.max_message_mb * 1024 * 1024
+    server = grpc.aio.server(
+        interceptors=[DomainErrorInterceptor()],
+        options=[
+            ("grpc.max_receive_message_length", max_bytes),
+            ("grpc.max_send_message_length", max_bytes),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    names = [b.name for b in bindings]
+    for binding in bindings:
+        binding.register(server)
+    if settings.reflection:
+        reflection.enable_server_reflection(
+            [
+                *names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
+            server,
+        )
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    if port == 0:
+        raise OSError(f"cannot bind gRPC port {settings.host}:{settings.port}")
+    return GrpcServer(server, port, health, names, settings.shutdown_grace_s, list(closers))
+
+
+class DomainErrorInterceptor(Interceptor):
+    """Turns domain errors into status codes with their message, and logs every call."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
+        details: grpc.HandlerCallDetails,
+    ) -> Handler:
+        handler = await continuation(details)
+        if handler is None or details.method.startswith("/grpc."):
+            return handler
+        method = details.method
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_unary(method, cast(Behavior, handler.unary_unary)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                _wrap_unary(method, cast(Behavior, handler.stream_unary)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+def _wrap_unary(method: str, behavior: Behavior) -> Behavior:
+    async def wrapped(request: Any, context: Context) -> Any:
+        started = time.monotonic()
+        code = grpc.StatusCode.OK
+        try:
+            return await behavior(request, context)
+        except VrsError as exc:
+            code = status_code(exc)
+            await context.abort(code, str(exc))
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as exc:
+            if isinstance(exc, grpc.aio.AbortError):
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            code = grpc.StatusCode.INTERNAL
+            log.exception("unhandled error", extra={"method": method})
+            await context.abort(code, f"internal error: {type(exc).__name__}")
+        finally:
+            log.info(
+                "rpc",
+                extra={
+                    "method": method,
+                    "code": code.name,
+                    "ms": round(1000 * (time.monotonic() - started), 2),
+                },
+            )
+
+    return wrapped

@@ -1,0 +1,244 @@
+"""Typed settings, read from VRS_* environment variables.
+
+Each section reads its own prefix. `Settings.from_env()` is called once in a `main()` and the
+result is passed down; nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Backbone = Literal["inception_v3", "efficientnet_lite0"]
+
+
+def _section(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore", frozen=True)
+
+
+class LogSettings(BaseSettings):
+    model_config = _section("VRS_LOG_")
+
+    level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
+    format: Literal["json", "text"] = Field(
+        "json", description="json: one JSON object per line; text: human-readable."
+    )
+
+
+class ServerSettings(BaseSettings):
+    model_config = _section("VRS_GRPC_")
+
+    host: str = Field("0.0.0.0", description="Address the gRPC server binds to.")
+    port: int = Field(50051, ge=0, le=65535, description="gRPC port (0 picks a free port).")
+    shutdown_grace_s: float = Field(
+        20.0, gt=0, description="On SIGTERM, how long in-flight calls may take to finish."
+    )
+    max_message_mb: int = Field(64, gt=0, description="Largest gRPC message accepted or sent.")
+    reflection: bool = Field(True, description="Serve gRPC server reflection.")
+
+
+class ModelSettings(BaseSettings):
+    model_config = _section("VRS_MODEL_")
+
+    backbone: Backbone = Field(
+        "inception_v3",
+        description="Feature extractor: inception_v3 (2048-d) or efficientnet_lite0.",
+    )
+    weights: Literal["pretrained", "random"] = Field(
+        "pretrained",
+        description="pretrained: real ImageNet weights or fail at startup; "
+        "random: random init, for tests and benchmarks only.",
+    )
+    weights_path: Path | None = Field(
+        None, description="Explicit weights file; tried before the torch hub cache and download."
+    )
+    allow_download: bool = Field(
+        True, description="Let torchvision download the weights when nothing local has them."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: CUDA when available (fp16 autocast), else CPU."
+    )
+    cpu_bf16: bool = Field(False, description="bf16 autocast on CPU (faster on AVX-512 bf16).")
+    torch_threads: int = Field(0, ge=0, description="torch intra-op threads; 0: torch's default.")
+    max_batch_size: int = Field(32, ge=1, description="Most images one forward pass takes.")
+    max_batch_wait_ms: float = Field(
+        5.0, ge=0, description="How long a forward pass waits for more images to share it."
+    )
+    decode_workers: int = Field(2, ge=1, description="Threads decoding and resizing images.")
+
+
+class ImageSettings(BaseSettings):
+    model_config = _section("VRS_IMAGE_")
+
+    max_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Largest encoded image accepted.")
+    max_pixels: int = Field(
+        40_000_000, gt=0, description="Largest decoded image (width x height): bomb guard."
+    )
+    file_root: Path | None = Field(
+        None, description="file:// URIs are served only from inside this folder; unset: refused."
+    )
+    http_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated hosts http(s):// image URIs may use; empty: refused.",
+    )
+    http_timeout_s: float = Field(10.0, gt=0, description="Deadline for fetching one image URI.")
+
+    @field_validator("http_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h.strip().lower() for h in value.split(",") if h.strip()]
+        return value
+
+
+class StoreSettings(BaseSettings):
+    model_config = _section("VRS_QDRANT_")
+
+    url: str | None = Field(
+        None,
+        description="Qdrant server URL (http://host:6333); ':memory:' for qdrant-client local "
+        "mode; unset: embedded Qdrant Edge in data_dir.",
+    )
+    api_key: SecretStr | None = Field(None, description="Qdrant API key (server mode).")
+    prefer_grpc: bool = Field(True, description="Talk to the Qdrant server over gRPC.")
+    grpc_port: int = Field(6334, description="Qdrant server gRPC port.")
+    timeout_s: float = Field(10.0, gt=0, description="Deadline of every Qdrant call.")
+    data_dir: Path = Field(
+        Path("var/qdrant-edge"), description="Qdrant Edge data directory (one owner process)."
+    )
+    collection_prefix: str = Field(
+        "vrs_products", description="Collections are named <prefix>__<model id>."
+    )
+    alias: str | None = Field(
+        None,
+        description="Server mode: read through this alias (search) and point it at the model's "
+        "collection (embedder with alias_switch). Model upgrades switch it atomically.",
+    )
+    alias_switch: bool = Field(
+        False, description="Embedder: point the alias at this model's collection at startup."
+    )
+    shard_number: int = Field(1, ge=1, description="Shards of a new server collection.")
+    replication_factor: int = Field(1, ge=1, description="Replicas of each shard (server).")
+    write_consistency_factor: int = Field(1, ge=1, description="Replicas that must ack a write.")
+    on_disk_vectors: bool = Field(False, description="Keep original vectors on disk (mmap).")
+    hnsw_m: int = Field(16, ge=4, description="HNSW graph degree.")
+    hnsw_ef_construct: int = Field(100, ge=4, description="HNSW build-time beam width.")
+    indexing_threshold_kb: int = Field(
+        10_000, ge=0, description="Segments larger than this get an HNSW index."
+    )
+    optimize_after_writes: int = Field(
+        1000,
+        ge=0,
+        description="Edge: rebuild the index after this many writes (0: only at "
+        "the end of bulk streams).",
+    )
+
+
+class RedisSettings(BaseSettings):
+    model_config = _section("VRS_REDIS_")
+
+    url: str | None = Field(
+        None, description="redis://host:6379/0; unset: no cache and no catalog events."
+    )
+    password: SecretStr | None = Field(None, description="Redis password (overrides the URL's).")
+    timeout_ms: float = Field(100.0, gt=0, description="Deadline of every cache call.")
+    retry_after_s: float = Field(
+        1.0, ge=0, description="After a Redis failure, go uncached this long before retrying."
+    )
+    key_prefix: str = Field("vrs", description="Prefix of every key vrs writes.")
+
+
+class CacheSettings(BaseSettings):
+    model_config = _section("VRS_CACHE_")
+
+    result_ttl_s: int = Field(300, ge=1, description="TTL of cached search results.")
+    embedding_ttl_s: int = Field(86_400, ge=1, description="TTL of cached query embeddings.")
+
+
+class SearchSettings(BaseSettings):
+    model_config = _section("VRS_SEARCH_")
+
+    default_k: int = Field(10, ge=1, description="Results when a query does not say.")
+    max_k: int = Field(100, ge=1, description="Most results one query may ask for.")
+    max_batch_queries: int = Field(64, ge=1, description="Most queries in one BatchSearch.")
+    exact_threshold: int = Field(
+        20_000,
+        ge=0,
+        description="Filtered sets at most this big are searched exactly (HNSW loses recall "
+        "under selective filters).",
+    )
+    hnsw_ef: int = Field(128, ge=1, description="HNSW search beam width.")
+    embedder_address: str | None = Field(
+        None, description="host:port of the embedder service; unset: embed in-process."
+    )
+    embedder_timeout_s: float = Field(10.0, gt=0, description="Deadline of embedder calls.")
+
+
+class EventsSettings(BaseSettings):
+    model_config = _section("VRS_EVENTS_")
+
+    enabled: bool = Field(False, description="Embedder: consume catalog events from Redis.")
+    stream: str = Field("vrs:catalog-events", description="Redis stream of catalog events.")
+    group: str = Field("vrs-embedder", description="Consumer group the embedders share.")
+    consumer: str | None = Field(None, description="This consumer's name; unset: host-pid.")
+    dead_letter_stream: str = Field(
+        "vrs:catalog-events:dead", description="Where poison events go, with their error."
+    )
+    batch_size: int = Field(32, ge=1, description="Events read (and embedded) per batch.")
+    block_ms: int = Field(1000, ge=1, description="How long one read waits for new events.")
+    claim_idle_ms: int = Field(
+        30_000, ge=1, description="Pending entries idle this long are claimed from dead consumers."
+    )
+    max_attempts: int = Field(5, ge=1, description="Deliveries before an event is dead-lettered.")
+    retry_backoff_ms: int = Field(500, ge=0, description="Base of the exponential retry backoff.")
+
+
+class Settings(BaseModel):
+    """Everything a vrs process can be told; each service reads the sections it needs."""
+
+    model_config = {"frozen": True}
+
+    log: LogSettings = Field(default_factory=LogSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    images: ImageSettings = Field(default_factory=ImageSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls()
+
+
+def env_reference() -> list[tuple[str, str, str]]:
+    """(env var, default, description) for every setting, in declaration order."""
+    rows = []
+    for section in Settings.model_fields.values():
+        section_type = section.default_factory
+        if not (isinstance(section_type, type) and issubclass(section_type, BaseSettings)):
+            continue
+        prefix = str(section_type.model_config.get("env_prefix", ""))
+        for name, field in section_type.model_fields.items():
+            default = field.get_default(call_default_factory=True)
+            shown = "" if default is None or default == [] else str(default)
+            rows.append(((prefix + name).upper(), shown, field.description or ""))
+    return rows
+
+
+def env_reference_markdown() -> str:
+    """The configuration table README.md carries (a test keeps the two in step)."""
+    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for name, default, description in env_reference():
+        shown = f"`{default}`" if default else ""
+        lines.append(f"| `{name}` | {shown} | {description} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(env_reference_markdown())  # noqa: T201 - a doc generator, run by hand

@@ -1,0 +1,95 @@
+"""What a shopper can restrict a search to, and its translation to Qdrant filters."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from vrs.catalog import point_id
+from vrs.errors import InvalidInput
+
+# Payload fields with an index, and the index type each gets.
+INDEXED_FIELDS = {"price": "float", "category": "keyword", "brand": "keyword", "in_stock": "bool"}
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    min_price: float | None = None
+    max_price: float | None = None
+    categories: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()
+    in_stock_only: bool = False
+    exclude_product_ids: tuple[str, ...] = ()
+
+    def validated(self) -> ProductFilter:
+        for name in ("min_price", "max_price"):
+            value = getattr(self, name)
+            if value is not None and (not math.isfinite(value) or value < 0):
+                raise InvalidInput(f"filter {name} {value} is not a finite number >= 0")
+        if (
+            self.min_price is not None
+            and self.max_price is not None
+            and self.min_price > self.max_price
+        ):
+            raise InvalidInput(
+                f"filter min_price {self.min_price} is above max_price {self.max_price}"
+            )
+        return ProductFilter(
+            min_price=self.min_price,
+            max_price=self.max_price,
+            categories=tuple(sorted({c for c in self.categories if c})),
+            brands=tuple(sorted({b for b in self.brands if b})),
+            in_stock_only=self.in_stock_only,
+            exclude_product_ids=tuple(sorted(set(self.exclude_product_ids))),
+        )
+
+    @property
+    def is_empty(self) -> bool:
+        return self == ProductFilter()
+
+    def cache_key(self) -> str:
+        """Canonical text of a validated filter: equal filters give equal keys."""
+        return "|".join(
+            [
+                f"min={self.min_price!r}",
+                f"max={self.max_price!r}",
+                "cat=" + ",".join(self.categories),
+                "brand=" + ",".join(self.brands),
+                f"stock={int(self.in_stock_only)}",
+                "not=" + ",".join(self.exclude_product_ids),
+            ]
+        )
+
+    def to_qdrant(self, dialect: SimpleNamespace) -> Any | None:
+        """This filter in one Qdrant API's classes (qdrant-client models or qdrant_edge).
+
+        Both APIs mirror Qdrant's filter language; `dialect` names the classes that differ.
+        """
+        must: list[Any] = []
+        if self.min_price is not None or self.max_price is not None:
+            must.append(
+                dialect.FieldCondition(
+                    key="price", range=dialect.Range(gte=self.min_price, lte=self.max_price)
+                )
+            )
+        if self.categories:
+            must.append(
+                dialect.FieldCondition(
+                    key="category", match=dialect.MatchAny(any=list(self.categories))
+                )
+            )
+        if self.brands:
+            must.append(
+                dialect.FieldCondition(key="brand", match=dialect.MatchAny(any=list(self.brands)))
+            )
+        if self.in_stock_only:
+            must.append(dialect.in_stock())
+        must_not: list[Any] = []
+        if self.exclude_product_ids:
+            ids = [point_id(pid) for pid in self.exclude_product_ids]
+            must_not.append(dialect.has_ids(ids))
+        if not must and not must_not:
+            return None
+        return dialect.Filter(must=must or None, must_not=must_not or None)

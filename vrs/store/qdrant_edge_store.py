@@ -1,0 +1,203 @@
+"""Qdrant Edge adapter: the Qdrant engine in-process, in a data directory this process owns."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import qdrant_edge as qe
+
+from vrs.catalog import StoredProduct, Vector, point_id
+from vrs.errors import ConfigurationError
+from vrs.settings import StoreSettings
+from vrs.store.base import Hit, StoreInfo, check_write, collection_name
+from vrs.store.filters import INDEXED_FIELDS, ProductFilter
+
+log = logging.getLogger(__name__)
+
+_DIALECT = SimpleNamespace(
+    Filter=qe.Filter,
+    FieldCondition=qe.FieldCondition,
+    Range=qe.RangeFloat,
+    MatchAny=qe.MatchAny,
+    has_ids=lambda ids: qe.HasIdCondition(point_ids=set(ids)),
+    in_stock=lambda: qe.FieldCondition(key=_IN_STOCK_FLAG, match=qe.MatchValue(1)),
+)
+# qdrant-edge-py 0.9.0 turns MatchValue(True) into the integer 1, which never matches a bool
+# payload. Edge points also carry in_stock as 0/1 under this key, and in-stock filters use it.
+_IN_STOCK_FLAG = "in_stock_flag"
+# Qdrant's default: below this many KB of vectors a segment is scanned, not walked.
+_FULL_SCAN_THRESHOLD_KB = 10_000
+_SCHEMA = {
+    "float": qe.PayloadSchemaType.Float,
+    "keyword": qe.PayloadSchemaType.Keyword,
+    "bool": qe.PayloadSchemaType.Bool,
+    "integer": qe.PayloadSchemaType.Integer,
+}
+
+
+class QdrantEdgeStore:
+    kind = "qdrant-edge"
+
+    def __init__(
+        self,
+        shard: qe.EdgeShard,
+        collection: str,
+        model_id: str,
+        dimension: int,
+        settings: StoreSettings,
+    ) -> None:
+        self._shard = shard
+        self.collection = collection
+        self._model_id = model_id
+        self._dimension = dimension
+        self._settings = settings
+        # Writes and index builds are serialised: the write counter that triggers optimize()
+        # must stay exact, and an index build should not interleave with a batch write.
+        self._write_lock = threading.Lock()
+        self._writes_since_optimize = 0
+
+    @classmethod
+    def open(cls, settings: StoreSettings, model_id: str, dimension: int) -> QdrantEdgeStore:
+        """Open (or create, idempotently) the shard of this model under settings.data_dir."""
+        name = collection_name(settings.collection_prefix, model_id)
+        path = Path(settings.data_dir) / name
+        config = qe.EdgeConfig(
+            vectors=qe.EdgeVectorParams(
+                size=dimension, distance=qe.Distance.Euclid, on_disk=settings.on_disk_vectors
+            ),
+            hnsw_config=qe.HnswIndexConfig(
+                m=settings.hnsw_m,
+                ef_construct=settings.hnsw_ef_construct,
+                full_scan_threshold=_FULL_SCAN_THRESHOLD_KB,
+            ),
+            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=settings.indexing_threshold_kb),
+        )
+        try:
+            if (path / "wal").exists() or (path / "segments").exists():
+                shard = qe.EdgeShard.load(str(path), config)
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                shard = qe.EdgeShard.create(str(path), config)
+        except Exception as exc:
+            raise ConfigurationError(
+                f"cannot open Qdrant Edge data directory {path} (one process may own it): {exc}"
+            ) from exc
+        existing = set(shard.info().payload_schema)
+        for field, kind in {**INDEXED_FIELDS, _IN_STOCK_FLAG: "integer"}.items():
+            if field not in existing:
+                shard.update(qe.UpdateOperation.create_field_index(field, _SCHEMA[kind]))
+        log.info("qdrant edge store open", extra={"path": str(path), "dimension": dimension})
+        return cls(shard, name, model_id, dimension, settings)
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def upsert(self, items: Sequence[StoredProduct]) -> None:
+        points = [
+            qe.Point(point_id(i.product.product_id), check_write(self, i).tolist(), _payload(i))
+            for i in items
+        ]
+        if not points:
+            return
+        with self._write_lock:
+            self._shard.update(qe.UpdateOperation.upsert_points(points))
+            self._writes_since_optimize += len(points)
+            threshold = self._settings.optimize_after_writes
+            if threshold and self._writes_since_optimize >= threshold:
+                self._optimize_locked()
+
+    def set_attributes(self, items: Sequence[StoredProduct]) -> None:
+        with self._write_lock:
+            for item in items:
+                self._shard.update(
+                    qe.UpdateOperation.overwrite_payload(
+                        [point_id(item.product.product_id)], _payload(item)
+                    )
+                )
+
+    def get(
+        self, product_ids: Sequence[str], with_vectors: bool = False
+    ) -> dict[str, StoredProduct]:
+        if not product_ids:
+            return {}
+        records = self._shard.retrieve(
+            [point_id(pid) for pid in product_ids], with_payload=True, with_vector=with_vectors
+        )
+        found = {}
+        for record in records:
+            vector = _as_vector(record.vector) if with_vectors else None
+            stored = StoredProduct.from_payload(record.payload or {}, vector)
+            found[stored.product.product_id] = stored
+        return found
+
+    def delete(self, product_ids: Sequence[str]) -> None:
+        if product_ids:
+            with self._write_lock:
+                self._shard.update(
+                    qe.UpdateOperation.delete_points([point_id(pid) for pid in product_ids])
+                )
+
+    def search(
+        self, vector: Vector, k: int, flt: ProductFilter, max_distance: float | None, exact: bool
+    ) -> list[Hit]:
+        request = qe.QueryRequest(
+            limit=k,
+            query=qe.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
+            filter=flt.to_qdrant(_DIALECT),
+            score_threshold=max_distance,
+            with_payload=True,
+            params=qe.SearchParams(exact=exact),
+        )
+        return [
+            Hit(StoredProduct.from_payload(p.payload or {}), float(p.score))
+            for p in self._shard.query(request)
+        ]
+
+    def count(self, flt: ProductFilter) -> int:
+        return int(self._shard.count(qe.CountRequest(filter=flt.to_qdrant(_DIALECT), exact=True)))
+
+    def info(self) -> StoreInfo:
+        info = self._shard.info()
+        return StoreInfo(
+            kind=self.kind,
+            collection=self.collection,
+            model_id=self._model_id,
+            dimension=self._dimension,
+            points=int(info.points_count),
+            indexed_vectors=int(info.indexed_vectors_count),
+        )
+
+    def optimize(self) -> bool:
+        with self._write_lock:
+            return self._optimize_locked()
+
+    def _optimize_locked(self) -> bool:
+        rebuilt = bool(self._shard.optimize())
+        self._writes_since_optimize = 0
+        log.info("qdrant edge index optimized", extra={"rebuilt": rebuilt})
+        return rebuilt
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._shard.flush()
+            self._shard.close()
+
+
+def _payload(item: StoredProduct) -> dict[str, object]:
+    return {**item.to_payload(), _IN_STOCK_FLAG: int(item.product.in_stock)}
+
+
+def _as_vector(raw: object) -> Vector | None:
+    if isinstance(raw, dict):
+        raw = raw.get("")
+    return None if raw is None else np.asarray(raw, dtype=np.float32)

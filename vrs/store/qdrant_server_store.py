@@ -1,0 +1,312 @@
+"""Qdrant server adapter (qdrant-client): production and clusters.
+
+Also runs against `QdrantClient(":memory:")` (qdrant-client local mode, the same client API),
+which is how the tests exercise it here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Sequence
+from types import SimpleNamespace
+
+import numpy as np
+from qdrant_client import QdrantClient
+from qdrant_client import models as qm
+
+from vrs.catalog import StoredProduct, Vector, point_id
+from vrs.errors import ConfigurationError, ModelMismatch
+from vrs.settings import StoreSettings
+from vrs.store.base import Hit, StoreInfo, check_write, collection_name, model_id_of
+from vrs.store.filters import INDEXED_FIELDS, ProductFilter
+
+log = logging.getLogger(__name__)
+
+_ALIAS_REFRESH_S = 5.0
+
+_DIALECT = SimpleNamespace(
+    Filter=qm.Filter,
+    FieldCondition=qm.FieldCondition,
+    Range=qm.Range,
+    MatchAny=qm.MatchAny,
+    has_ids=lambda ids: qm.HasIdCondition(has_id=list(ids)),
+    in_stock=lambda: qm.FieldCondition(key="in_stock", match=qm.MatchValue(value=True)),
+)
+_SCHEMA = {
+    "float": qm.PayloadSchemaType.FLOAT,
+    "keyword": qm.PayloadSchemaType.KEYWORD,
+    "bool": qm.PayloadSchemaType.BOOL,
+}
+# Local mode has no payload indexes and always searches exactly; it says so on every call.
+warnings.filterwarnings(
+    "ignore", message=".*(Payload indexes|Local mode).*", module="qdrant_client"
+)
+
+
+def connect(settings: StoreSettings) -> QdrantClient:
+    if settings.url == ":memory:":
+        # Local mode has no payload indexes and always searches exactly, and says so on
+        # every call; once is enough.
+        warnings.filterwarnings("once", message="(Payload indexes|Local mode)")
+        return QdrantClient(":memory:")
+    if not settings.url:
+        raise ConfigurationError("VRS_QDRANT_URL is not set")
+    return QdrantClient(
+        url=settings.url,
+        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+        prefer_grpc=settings.prefer_grpc,
+        grpc_port=settings.grpc_port,
+        timeout=int(max(1, settings.timeout_s)),
+    )
+
+
+class QdrantServerStore:
+    kind = "qdrant-server"
+
+    def __init__(
+        self,
+        client: QdrantClient,
+        name: str,
+        settings: StoreSettings,
+        model_id: str,
+        dimension: int,
+        *,
+        owns_client: bool = True,
+    ) -> None:
+        self._client = client
+        # A collection or, for readers in production, an alias that model upgrades switch.
+        self.collection = name
+        self._settings = settings
+        self._model_id = model_id
+        self._dimension = dimension
+        self._owns_client = owns_client
+        self._timeout = int(max(1, settings.timeout_s))
+        self._model_checked_at = time.monotonic()
+
+    @classmethod
+    def open_for_writing(
+        cls,
+        client: QdrantClient,
+        settings: StoreSettings,
+        model_id: str,
+        dimension: int,
+        *,
+        owns_client: bool = True,
+    ) -> QdrantServerStore:
+        """The collection of this model, created idempotently; the alias switched if asked."""
+        name = collection_name(settings.collection_prefix, model_id)
+        if not client.collection_exists(name):
+            client.create_collection(
+                name,
+                vectors_config=qm.VectorParams(
+                    size=dimension, distance=qm.Distance.EUCLID, on_disk=settings.on_disk_vectors
+                ),
+                shard_number=settings.shard_number,
+                replication_factor=settings.replication_factor,
+                write_consistency_factor=settings.write_consistency_factor,
+                hnsw_config=qm.HnswConfigDiff(
+                    m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct
+                ),
+                optimizers_config=qm.OptimizersConfigDiff(
+                    indexing_threshold=settings.indexing_threshold_kb
+                ),
+                timeout=int(settings.timeout_s),
+            )
+            log.info("qdrant collection created", extra={"collection": name})
+        existing_dim = _dimension_of(client, name)
+        if existing_dim != dimension:
+            raise ModelMismatch(
+                f"collection {name!r} holds {existing_dim}-d vectors, model {model_id!r} makes "
+                f"{dimension}-d ones"
+            )
+        schema = client.get_collection(name).payload_schema or {}
+        for field, kind in INDEXED_FIELDS.items():
+            if field not in schema:
+                client.create_payload_index(name, field, _SCHEMA[kind], wait=True)
+        if settings.alias and settings.alias_switch:
+            switch_alias(client, settings.alias, name)
+        return cls(client, name, settings, model_id, dimension, owns_client=owns_client)
+
+    @classmethod
+    def open_for_reading(
+        cls,
+        client: QdrantClient,
+        settings: StoreSettings,
+        model_id: str,
+        *,
+        owns_client: bool = True,
+    ) -> QdrantServerStore:
+        """Read through the alias when one is set, else the collection of `model_id`."""
+        name = settings.alias or collection_name(settings.collection_prefix, model_id)
+        target = resolve_alias(client, name)
+        if not client.collection_exists(target):
+            raise ConfigurationError(
+                f"Qdrant collection {target!r} does not exist yet: "
+                "start the embedder (it creates it) or index a catalog"
+            )
+        return cls(
+            client,
+            name,
+            settings,
+            model_id_of(target),
+            _dimension_of(client, target),
+            owns_client=owns_client,
+        )
+
+    @property
+    def model_id(self) -> str:
+        # Readers going through an alias follow a model upgrade's alias switch within
+        # _ALIAS_REFRESH_S, without a restart.
+        now = time.monotonic()
+        if (
+            self._settings.alias == self.collection
+            and now - self._model_checked_at > _ALIAS_REFRESH_S
+        ):
+            self._model_checked_at = now
+            target = resolve_alias(self._client, self.collection)
+            if model_id_of(target) != self._model_id:
+                self._model_id = model_id_of(target)
+                self._dimension = _dimension_of(self._client, target)
+                log.info(
+                    "alias now serves another model",
+                    extra={"alias": self.collection, "model_id": self._model_id},
+                )
+        return self._model_id
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def upsert(self, items: Sequence[StoredProduct]) -> None:
+        points = [
+            qm.PointStruct(
+                id=point_id(i.product.product_id),
+                vector=check_write(self, i).tolist(),
+                payload=i.to_payload(),
+            )
+            for i in items
+        ]
+        if points:
+            self._client.upsert(self.collection, points, wait=True, timeout=self._timeout)
+
+    def set_attributes(self, items: Sequence[StoredProduct]) -> None:
+        for item in items:
+            self._client.overwrite_payload(
+                self.collection,
+                payload=item.to_payload(),
+                points=[point_id(item.product.product_id)],
+                wait=True,
+            )
+
+    def get(
+        self, product_ids: Sequence[str], with_vectors: bool = False
+    ) -> dict[str, StoredProduct]:
+        if not product_ids:
+            return {}
+        records = self._client.retrieve(
+            self.collection,
+            ids=[point_id(pid) for pid in product_ids],
+            with_payload=True,
+            with_vectors=with_vectors,
+            timeout=self._timeout,
+        )
+        found = {}
+        for record in records:
+            raw = record.vector if with_vectors else None
+            vector = None if raw is None else np.asarray(raw, dtype=np.float32)
+            stored = StoredProduct.from_payload(record.payload or {}, vector)
+            found[stored.product.product_id] = stored
+        return found
+
+    def delete(self, product_ids: Sequence[str]) -> None:
+        if product_ids:
+            self._client.delete(
+                self.collection,
+                points_selector=qm.PointIdsList(points=[point_id(p) for p in product_ids]),
+                wait=True,
+            )
+
+    def search(
+        self, vector: Vector, k: int, flt: ProductFilter, max_distance: float | None, exact: bool
+    ) -> list[Hit]:
+        response = self._client.query_points(
+            self.collection,
+            query=np.asarray(vector, dtype=np.float32).tolist(),
+            limit=k,
+            query_filter=flt.to_qdrant(_DIALECT),
+            score_threshold=max_distance,
+            search_params=qm.SearchParams(exact=exact),
+            with_payload=True,
+            timeout=self._timeout,
+        )
+        return [
+            Hit(StoredProduct.from_payload(p.payload or {}), float(p.score))
+            for p in response.points
+        ]
+
+    def count(self, flt: ProductFilter) -> int:
+        result = self._client.count(
+            self.collection,
+            count_filter=flt.to_qdrant(_DIALECT),
+            exact=True,
+            timeout=self._timeout,
+        )
+        return int(result.count)
+
+    def info(self) -> StoreInfo:
+        target = resolve_alias(self._client, self.collection)
+        info = self._client.get_collection(target)
+        return StoreInfo(
+            kind=self.kind,
+            collection=target,
+            model_id=model_id_of(target),
+            dimension=self._dimension,
+            points=int(info.points_count or 0),
+            indexed_vectors=int(info.indexed_vectors_count or 0),
+        )
+
+    def optimize(self) -> bool:
+        # The server's optimizers index segments past indexing_threshold on their own.
+        return False
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+
+def resolve_alias(client: QdrantClient, name: str) -> str:
+    for alias in client.get_aliases().aliases:
+        if alias.alias_name == name:
+            return alias.collection_name
+    return name
+
+
+def switch_alias(client: QdrantClient, alias: str, collection: str) -> None:
+    """Point `alias` at `collection` in one atomic operation (zero-downtime model upgrade)."""
+    started = time.monotonic()
+    operations: list[qm.AliasOperations] = []
+    if resolve_alias(client, alias) != alias:
+        operations.append(qm.DeleteAliasOperation(delete_alias=qm.DeleteAlias(alias_name=alias)))
+    operations.append(
+        qm.CreateAliasOperation(
+            create_alias=qm.CreateAlias(collection_name=collection, alias_name=alias)
+        )
+    )
+    client.update_collection_aliases(change_aliases_operations=operations)
+    log.info(
+        "qdrant alias switched",
+        extra={
+            "alias": alias,
+            "collection": collection,
+            "ms": round(1000 * (time.monotonic() - started), 1),
+        },
+    )
+
+
+def _dimension_of(client: QdrantClient, name: str) -> int:
+    vectors = client.get_collection(name).config.params.vectors
+    if not isinstance(vectors, qm.VectorParams):
+        raise ConfigurationError(f"collection {name!r} does not hold one unnamed dense vector")
+    return int(vectors.size)
