@@ -13,10 +13,11 @@ from services.embedder.embedding import ImageEmbedder
 from tests.conftest import StoreFactory
 from tests.support.catalog import Row, read_catalog
 from tests.support.images import crop_and_recolour
+from tests.support.search_env import running_vrs
 from tests.support.servers import RunningEmbedder, embedder_server
 from vrs.store.base import VectorStore
 from vrs.store.filters import ProductFilter
-from vrs.v1 import common_pb2, embedder_pb2
+from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 pytestmark = pytest.mark.slow
 
@@ -70,3 +71,46 @@ async def test_modified_copy_finds_its_original(
     )
     assert found >= 0.9 * len(probes)
     assert same_category >= 0.9 * 5 * len(probes)
+
+
+async def test_shirt_photo_within_budget_finds_shirts(
+    tmp_path: Path, effnet: ImageEmbedder, store_factory: StoreFactory, sample_catalog: Path
+) -> None:
+    """The product's promise, end to end through the search service."""
+    rows = read_catalog(sample_catalog)
+    store = store_factory(effnet.model_id, effnet.dimension)
+    async with running_vrs(tmp_path, effnet, store) as vrs:
+        for start in range(0, len(rows), 64):
+            await vrs.embedder.UpsertProducts(
+                embedder_pb2.UpsertProductsRequest(
+                    items=[
+                        embedder_pb2.ProductUpsert(
+                            product=common_pb2.ProductAttributes(
+                                product_id=r.product_id,
+                                title=r.title,
+                                category=r.category,
+                                brand=r.brand,
+                                price=r.price,
+                                currency=r.currency,
+                            ),
+                            image=common_pb2.ImageSource(data=r.image.read_bytes()),
+                        )
+                        for r in rows[start : start + 64]
+                    ]
+                )
+            )
+        cap = 40.0
+        loved = next(r for r in rows if r.category == "shirt" and r.price > cap)
+        response = await vrs.search.SearchByImage(
+            search_pb2.SearchByImageRequest(
+                image=common_pb2.ImageSource(data=crop_and_recolour(loved.image.read_bytes())),
+                k=10,
+                filter=search_pb2.SearchFilter(max_price=cap),
+            )
+        )
+    assert len(response.matches) == 10
+    assert all(m.product.price <= cap for m in response.matches)
+    assert loved.product_id not in {m.product_id for m in response.matches}
+    shirts = [m.product.category == "shirt" for m in response.matches]
+    assert all(shirts[:5]), [m.product_id for m in response.matches]
+    assert sum(shirts) >= 8

@@ -76,12 +76,11 @@ class GrpcServer:
         log.info("stopped", extra={"port": self.port})
 
     async def serve_until_signalled(self) -> None:
-        """Run until SIGTERM or SIGINT, then shut down gracefully."""
+        """Serve (the server is started) until SIGTERM or SIGINT, then shut down gracefully."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await self.start()
         await stop.wait()
         log.info("shutdown signal received: draining", extra={"grace_s": self.grace_s})
         await self.stop()

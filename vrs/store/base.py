@@ -72,6 +72,7 @@ class VectorStore(Protocol):
         flt: ProductFilter,
         max_distance: float | None,
         exact: bool,
+        hnsw_ef: int | None = None,
     ) -> list[Hit]:
         """The k nearest products satisfying `flt`, by ascending distance."""
         ...

@@ -148,7 +148,13 @@ class QdrantEdgeStore:
                 )
 
     def search(
-        self, vector: Vector, k: int, flt: ProductFilter, max_distance: float | None, exact: bool
+        self,
+        vector: Vector,
+        k: int,
+        flt: ProductFilter,
+        max_distance: float | None,
+        exact: bool,
+        hnsw_ef: int | None = None,
     ) -> list[Hit]:
         request = qe.QueryRequest(
             limit=k,
@@ -156,7 +162,7 @@ class QdrantEdgeStore:
             filter=flt.to_qdrant(_DIALECT),
             score_threshold=max_distance,
             with_payload=True,
-            params=qe.SearchParams(exact=exact),
+            params=qe.SearchParams(hnsw_ef=hnsw_ef, exact=exact),
         )
         return [
             Hit(StoredProduct.from_payload(p.payload or {}), float(p.score))

@@ -229,7 +229,13 @@ class QdrantServerStore:
             )
 
     def search(
-        self, vector: Vector, k: int, flt: ProductFilter, max_distance: float | None, exact: bool
+        self,
+        vector: Vector,
+        k: int,
+        flt: ProductFilter,
+        max_distance: float | None,
+        exact: bool,
+        hnsw_ef: int | None = None,
     ) -> list[Hit]:
         response = self._client.query_points(
             self.collection,
@@ -237,7 +243,7 @@ class QdrantServerStore:
             limit=k,
             query_filter=flt.to_qdrant(_DIALECT),
             score_threshold=max_distance,
-            search_params=qm.SearchParams(exact=exact),
+            search_params=qm.SearchParams(hnsw_ef=hnsw_ef, exact=exact),
             with_payload=True,
             timeout=self._timeout,
         )

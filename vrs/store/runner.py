@@ -47,6 +47,10 @@ class StoreRunner:
         except _DEPENDENCY_ERRORS as exc:
             raise Unavailable("Qdrant", f"{type(exc).__name__}: {exc}") from exc
 
+    async def model_id(self) -> str:
+        """The collection's model id; may ask Qdrant (an alias can switch models)."""
+        return await self.run(lambda: self.store.model_id)
+
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
         self.store.close()

@@ -1,0 +1,91 @@
+"""Assembling the search service: query embedder, store, cache and servicer."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from services.search.cache import SearchCache
+from services.search.query_embedder import GrpcQueryEmbedder, QueryEmbedder
+from services.search.searcher import Searcher
+from services.search.servicer import SearchServicer
+from vrs.errors import ConfigurationError
+from vrs.grpc_server import Closer, GrpcServer, ServiceBinding, create_grpc_server
+from vrs.image_source import ImageFetcher
+from vrs.redis_guard import RedisGuard, redis_client
+from vrs.settings import Settings
+from vrs.store.factory import open_store_for_reading
+from vrs.store.runner import StoreRunner
+from vrs.v1 import search_pb2, search_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = search_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name
+
+
+@dataclass
+class SearchParts:
+    searcher: Searcher
+    store: StoreRunner
+    binding: ServiceBinding
+    closers: list[Closer] = field(default_factory=list)
+
+
+async def build_search(
+    settings: Settings,
+    *,
+    embedder: QueryEmbedder | None = None,
+    store: StoreRunner | None = None,
+    redis: RedisGuard | None = None,
+) -> SearchParts:
+    closers: list[Closer] = []
+    if embedder is None:
+        address = settings.search.embedder_address
+        if not address:
+            raise ConfigurationError(
+                "the search service on its own needs VRS_SEARCH_EMBEDDER_ADDRESS (host:port of "
+                "the embedder); `vrs serve` runs both in one process"
+            )
+        embedder = GrpcQueryEmbedder(
+            address, settings.search.embedder_timeout_s, settings.server.max_message_mb
+        )
+        closers.append(embedder.close)
+    if store is None:
+        model_id = await embedder.model_id()
+        store = StoreRunner(
+            open_store_for_reading(settings.store, model_id), settings.store.timeout_s
+        )
+        closers.append(store.close)
+    if redis is None and settings.redis.url:
+        redis = RedisGuard(redis_client(settings.redis), settings.redis)
+        closers.append(redis.close)
+    cache = SearchCache(redis, settings.cache, settings.redis.key_prefix) if redis else None
+    if cache is None:
+        log.warning("search cache is OFF: VRS_REDIS_URL is not set")
+    else:
+        log.info(
+            "search cache on",
+            extra={
+                "result_ttl_s": settings.cache.result_ttl_s,
+                "embedding_ttl_s": settings.cache.embedding_ttl_s,
+            },
+        )
+    fetcher = ImageFetcher(settings.images)
+    closers.append(fetcher.close)
+    searcher = Searcher(embedder, fetcher, store, cache, settings.search)
+    servicer = SearchServicer(searcher, store)
+    binding = ServiceBinding(
+        SERVICE_NAME,
+        lambda server: search_pb2_grpc.add_SearchServiceServicer_to_server(servicer, server),
+    )
+    return SearchParts(searcher, store, binding, closers)
+
+
+async def create_server(
+    settings: Settings, *, embedder: QueryEmbedder | None = None, store: StoreRunner | None = None
+) -> tuple[GrpcServer, int]:
+    """A started search server; settings.server.port 0 binds a free port."""
+    parts = await build_search(settings, embedder=embedder, store=store)
+    server = create_grpc_server(settings.server, [parts.binding], parts.closers)
+    await server.start()
+    return server, server.port

@@ -1,0 +1,1 @@
+"""The `vrs` command line."""
