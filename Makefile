@@ -25,9 +25,9 @@ proto: $(STAMP)
 
 # Fails when the committed stubs differ from what `make proto` generates now.
 proto-check: $(STAMP)
-	@rm -rf build/proto-check && mkdir -p build/proto-check
-	@$(call PROTOC,build/proto-check)
-	@diff -r -x __pycache__ -x __init__.py build/proto-check/vrs/v1 vrs/v1 \
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+	$(call PROTOC,$$out) 2>/dev/null && \
+	diff -r -x __pycache__ -x __init__.py "$$out/vrs/v1" vrs/v1 \
 		|| { echo "generated gRPC code is stale: run 'make proto' and commit"; exit 1; }
 	@echo "generated gRPC code is up to date"
 

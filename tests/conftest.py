@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -29,8 +30,9 @@ StoreFactory = Callable[[str, int], VectorStore]
 
 @pytest.fixture(scope="session")
 def sample_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Real product photos when ../shared has them, else a catalog drawn on the fly."""
-    if (SEED_CATALOG / "catalog.csv").is_file():
+    """Real product photos when ../shared has them, else a catalog drawn on the fly
+    (VRS_TEST_DRAWN_CATALOG=1 forces the drawn one, to check what a fresh machine sees)."""
+    if (SEED_CATALOG / "catalog.csv").is_file() and not os.environ.get("VRS_TEST_DRAWN_CATALOG"):
         return SEED_CATALOG
     folder = tmp_path_factory.mktemp("drawn-catalog")
     generate(folder, per_category=25)

@@ -16,7 +16,7 @@ from services.embedder.embedding import ImageEmbedder
 from vrs.errors import InvalidInput, VrsError
 from vrs.grpc_errors import item_error, status_of_item
 from vrs.grpc_server import Context
-from vrs.proto_convert import image_from_proto, product_from_proto
+from vrs.proto_convert import image_from_proto, product_from_proto, product_to_proto
 from vrs.store.runner import StoreRunner
 from vrs.v1 import common_pb2, embedder_pb2, embedder_pb2_grpc
 
@@ -136,6 +136,16 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
     ) -> embedder_pb2.DeleteProductsResponse:
         deleted, not_found = await self._writer.delete(list(request.product_ids))
         return embedder_pb2.DeleteProductsResponse(deleted=deleted, not_found=not_found)
+
+    async def GetProducts(
+        self, request: embedder_pb2.GetProductsRequest, context: Context
+    ) -> embedder_pb2.GetProductsResponse:
+        ids = list(dict.fromkeys(request.product_ids))
+        found = await self._store.run(self._store.store.get, ids)
+        return embedder_pb2.GetProductsResponse(
+            products=[product_to_proto(found[pid].product) for pid in ids if pid in found],
+            not_found=[pid for pid in ids if pid not in found],
+        )
 
     async def GetStats(
         self, request: embedder_pb2.GetEmbedderStatsRequest, context: Context

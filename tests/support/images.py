@@ -6,7 +6,7 @@ import io
 import random
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from vrs.sample_catalog import draw_product
 
@@ -22,7 +22,7 @@ def product_jpeg(category: str = "shirt", seed: int = 0) -> bytes:
 
 
 def crop_and_recolour(data: bytes) -> bytes:
-    """A different photo of the same product: cropped, resized, colour-shifted, mirrored."""
+    """A different photo of the same product: cropped, resized, colour-shifted."""
     image = Image.open(io.BytesIO(data)).convert("RGB")
     w, h = image.size
     cropped = image.crop((int(w * 0.08), int(h * 0.06), int(w * 0.95), int(h * 0.97)))
@@ -33,7 +33,7 @@ def crop_and_recolour(data: bytes) -> bytes:
             for ch, f, k in zip(cropped.split(), (0.9, 1.05, 0.85), (12, -5, 20), strict=True)
         ],
     )
-    return encode(ImageOps.mirror(shifted.resize((w + 31, h + 17))), "JPEG", quality=85)
+    return encode(shifted.resize((w + 31, h + 17)), "JPEG", quality=85)
 
 
 def every_mode() -> dict[str, bytes]:

@@ -3,32 +3,121 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from vrs.cli.client import DEFAULT_ADDRESS, CliError, VrsClient
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vrs", description="Visual product recommender.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser(
-        "serve", help="run the services (settings from VRS_* environment variables)"
+    parser.add_argument(
+        "--address",
+        default=os.environ.get("VRS_ADDRESS", DEFAULT_ADDRESS),
+        help=f"host:port of the vrs server (default: $VRS_ADDRESS or {DEFAULT_ADDRESS})",
     )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the services (settings: VRS_* variables)")
     serve.add_argument(
         "--service",
         choices=["all", "embedder", "search"],
         default="all",
-        help="all: embedder and search in one process on one port (default)",
+        help="all: embedder and search in one process, one port (default)",
     )
+
+    index = commands.add_parser("index", help="index a catalog: image folder, CSV or JSONL")
+    index.add_argument("catalog", type=Path)
+    index.add_argument("--batch-size", type=int, default=32)
+
+    similar = commands.add_parser("similar", help="visually similar products")
+    similar.add_argument("image", type=Path, nargs="?", help="photo to match")
+    similar.add_argument("--product", help="match a catalog product instead of a photo")
+    similar.add_argument("-k", type=int, default=10, help="how many results (1-100)")
+    similar.add_argument("--min-price", type=float)
+    similar.add_argument("--max-price", type=float)
+    similar.add_argument("--category", action="append", default=[], help="repeatable")
+    similar.add_argument("--brand", action="append", default=[], help="repeatable")
+    similar.add_argument("--in-stock", action="store_true")
+    similar.add_argument("--max-distance", type=float)
+    similar.add_argument("--out", type=Path, help="write a contact sheet PNG here")
+
+    vectors = commands.add_parser("import-vectors", help="import precomputed vectors")
+    vectors.add_argument("path", type=Path, help=".npz, .npy (+ .ids.txt) or a folder of .txt")
+    vectors.add_argument("--model-id", required=True, help="the model the vectors come from")
+
+    delete = commands.add_parser("delete", help="delete products")
+    delete.add_argument("product_ids", nargs="+")
+
+    commands.add_parser("stats", help="collection, model, index and cache state")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_command(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from services.app import run
 
         return run(args.service)
-    return 2
+    client = VrsClient(args.address)
+    try:
+        return _dispatch(client, args)
+    finally:
+        client.close()
+
+
+def _dispatch(client: VrsClient, args: argparse.Namespace) -> int:
+    if args.command == "index":
+        from vrs.cli.index import index_catalog
+
+        return index_catalog(client, args.catalog, args.batch_size)
+    if args.command == "similar":
+        from vrs.cli.similar import SimilarQuery, contact_sheet, find_similar, table
+
+        if (args.image is None) == (args.product is None):
+            raise CliError("give either an image file or --product ID")
+        query = SimilarQuery(
+            image=args.image,
+            product_id=args.product,
+            k=args.k,
+            min_price=args.min_price,
+            max_price=args.max_price,
+            categories=tuple(args.category),
+            brands=tuple(args.brand),
+            in_stock=args.in_stock,
+            max_distance=args.max_distance,
+        )
+        response = find_similar(client, query)
+        print(table(response))
+        if args.out:
+            print(f"contact sheet: {contact_sheet(client, query, response, args.out)}")
+        return 0
+    if args.command == "import-vectors":
+        from vrs.cli.vectors import import_vectors
+
+        return import_vectors(client, args.path, args.model_id)
+    if args.command == "delete":
+        from vrs.cli.admin import delete
+
+        return delete(client, args.product_ids)
+    if args.command == "stats":
+        from vrs.cli.admin import stats
+
+        return stats(client)
+    raise CliError(f"unknown command {args.command}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run_command(args)
+    except CliError as exc:
+        print(f"vrs {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"vrs {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -60,6 +60,11 @@ class EmbedderServiceStub:
                 request_serializer=vrs_dot_v1_dot_embedder__pb2.DeleteProductsRequest.SerializeToString,
                 response_deserializer=vrs_dot_v1_dot_embedder__pb2.DeleteProductsResponse.FromString,
                 _registered_method=True)
+        self.GetProducts = channel.unary_unary(
+                '/vrs.v1.EmbedderService/GetProducts',
+                request_serializer=vrs_dot_v1_dot_embedder__pb2.GetProductsRequest.SerializeToString,
+                response_deserializer=vrs_dot_v1_dot_embedder__pb2.GetProductsResponse.FromString,
+                _registered_method=True)
         self.GetStats = channel.unary_unary(
                 '/vrs.v1.EmbedderService/GetStats',
                 request_serializer=vrs_dot_v1_dot_embedder__pb2.GetEmbedderStatsRequest.SerializeToString,
@@ -107,6 +112,13 @@ class EmbedderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetProducts(self, request, context):
+        """The stored attributes of catalog products.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetStats(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -140,6 +152,11 @@ def add_EmbedderServiceServicer_to_server(servicer, server):
                     servicer.DeleteProducts,
                     request_deserializer=vrs_dot_v1_dot_embedder__pb2.DeleteProductsRequest.FromString,
                     response_serializer=vrs_dot_v1_dot_embedder__pb2.DeleteProductsResponse.SerializeToString,
+            ),
+            'GetProducts': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProducts,
+                    request_deserializer=vrs_dot_v1_dot_embedder__pb2.GetProductsRequest.FromString,
+                    response_serializer=vrs_dot_v1_dot_embedder__pb2.GetProductsResponse.SerializeToString,
             ),
             'GetStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStats,
@@ -283,6 +300,33 @@ class EmbedderService:
             '/vrs.v1.EmbedderService/DeleteProducts',
             vrs_dot_v1_dot_embedder__pb2.DeleteProductsRequest.SerializeToString,
             vrs_dot_v1_dot_embedder__pb2.DeleteProductsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProducts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vrs.v1.EmbedderService/GetProducts',
+            vrs_dot_v1_dot_embedder__pb2.GetProductsRequest.SerializeToString,
+            vrs_dot_v1_dot_embedder__pb2.GetProductsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,8 @@ class EmbedderServiceStub:
     UpdateProducts: _grpc.UnaryUnaryMultiCallable[_embedder_pb2.UpdateProductsRequest, _embedder_pb2.UpdateProductsResponse]
     """Attribute-only changes (price, stock...): payload updates, the model is not run."""
     DeleteProducts: _grpc.UnaryUnaryMultiCallable[_embedder_pb2.DeleteProductsRequest, _embedder_pb2.DeleteProductsResponse]
+    GetProducts: _grpc.UnaryUnaryMultiCallable[_embedder_pb2.GetProductsRequest, _embedder_pb2.GetProductsResponse]
+    """The stored attributes of catalog products."""
     GetStats: _grpc.UnaryUnaryMultiCallable[_embedder_pb2.GetEmbedderStatsRequest, _embedder_pb2.EmbedderStats]
 
 @_typing.type_check_only
@@ -66,6 +68,8 @@ class EmbedderServiceAsyncStub(EmbedderServiceStub):
     UpdateProducts: _aio.UnaryUnaryMultiCallable[_embedder_pb2.UpdateProductsRequest, _embedder_pb2.UpdateProductsResponse]  # type: ignore[assignment]
     """Attribute-only changes (price, stock...): payload updates, the model is not run."""
     DeleteProducts: _aio.UnaryUnaryMultiCallable[_embedder_pb2.DeleteProductsRequest, _embedder_pb2.DeleteProductsResponse]  # type: ignore[assignment]
+    GetProducts: _aio.UnaryUnaryMultiCallable[_embedder_pb2.GetProductsRequest, _embedder_pb2.GetProductsResponse]  # type: ignore[assignment]
+    """The stored attributes of catalog products."""
     GetStats: _aio.UnaryUnaryMultiCallable[_embedder_pb2.GetEmbedderStatsRequest, _embedder_pb2.EmbedderStats]  # type: ignore[assignment]
 
 class EmbedderServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -113,6 +117,14 @@ class EmbedderServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _embedder_pb2.DeleteProductsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_embedder_pb2.DeleteProductsResponse, _abc.Awaitable[_embedder_pb2.DeleteProductsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetProducts(
+        self,
+        request: _embedder_pb2.GetProductsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_embedder_pb2.GetProductsResponse, _abc.Awaitable[_embedder_pb2.GetProductsResponse]]:
+        """The stored attributes of catalog products."""
 
     @_abc_1.abstractmethod
     def GetStats(

@@ -36,7 +36,7 @@ def load_model(backbone: Backbone, settings: ModelSettings) -> LoadedModel:
             extra={"backbone": backbone.name},
         )
         return LoadedModel(module, f"{backbone.name}@random-seed{RANDOM_SEED}", "random")
-    path, source = _find_weights(backbone, settings)
+    path, source = find_weights(backbone, settings)
     module = backbone.build()
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -52,7 +52,7 @@ def load_model(backbone: Backbone, settings: ModelSettings) -> LoadedModel:
     return LoadedModel(module, model_id, source)
 
 
-def _find_weights(backbone: Backbone, settings: ModelSettings) -> tuple[Path, str]:
+def find_weights(backbone: Backbone, settings: ModelSettings) -> tuple[Path, str]:
     """The first of: explicit path, torch hub cache, packaged file, torchvision download."""
     tried: list[str] = []
     if settings.weights_path is not None:
