@@ -35,7 +35,7 @@ async def create_app_server(
     bindings: list[ServiceBinding] = []
     closers: list[Closer] = []
     if role in ("all", "embedder"):
-        embedder = build_embedder(settings, embedder=image_embedder, store=store)
+        embedder = await build_embedder(settings, embedder=image_embedder, store=store)
         bindings.append(embedder.binding)
         closers += embedder.closers
     if role == "all":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,10 @@ _POINT_NAMESPACE = uuid.UUID("5b8e2a3c-61f4-4d1e-9a57-7c0d3f1e2b94")
 MAX_PRODUCT_ID_LEN = 256
 
 Vector = npt.NDArray[np.float32]
+# Stream positions of the catalog events that last set each attribute ("upsert": the last full
+# upsert, which also set the image). Empty for products never written by an event.
+Versions = dict[str, int]
+PATCHABLE = ("title", "category", "brand", "price", "currency", "in_stock")
 
 
 def point_id(product_id: str) -> str:
@@ -49,7 +53,22 @@ class Product:
         return replace(self, product_id=pid, currency=self.currency.strip().upper())
 
 
-ATTRIBUTE_NAMES = tuple(f.name for f in fields(Product) if f.name != "product_id")
+@dataclass(frozen=True)
+class ProductPatch:
+    product_id: str
+    title: str | None = None
+    category: str | None = None
+    brand: str | None = None
+    price: float | None = None
+    currency: str | None = None
+    in_stock: bool | None = None
+    versions: Versions = field(default_factory=dict)
+
+    def changes(self) -> dict[str, Any]:
+        return {n: getattr(self, n) for n in PATCHABLE if getattr(self, n) is not None}
+
+    def apply(self, product: Product) -> Product:
+        return replace(product, **self.changes()).validated()
 
 
 @dataclass(frozen=True)
@@ -61,8 +80,7 @@ class StoredProduct:
     image_sha256: str = ""
     vector_sha256: str = ""
     updated_at: str = ""
-    # Ordering key of the catalog event that last wrote it (0: not written by an event).
-    event_version: int = 0
+    versions: Versions = field(default_factory=dict)
     vector: Vector | None = field(default=None, compare=False, repr=False)
 
     def to_payload(self) -> dict[str, Any]:
@@ -72,7 +90,8 @@ class StoredProduct:
             image_sha256=self.image_sha256,
             vector_sha256=self.vector_sha256,
             updated_at=self.updated_at,
-            event_version=self.event_version,
+            # Strings: versions need 61 bits, and JSON numbers in Qdrant may become doubles.
+            versions={name: str(v) for name, v in self.versions.items()},
         )
         return payload
 
@@ -95,7 +114,7 @@ class StoredProduct:
             image_sha256=str(payload.get("image_sha256", "")),
             vector_sha256=str(payload.get("vector_sha256", "")),
             updated_at=str(payload.get("updated_at", "")),
-            event_version=int(payload.get("event_version", 0) or 0),
+            versions={str(k): int(v) for k, v in (payload.get("versions") or {}).items()},
             vector=vector,
         )
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from vrs.catalog import Product
+from vrs.catalog import Product, ProductPatch
 from vrs.errors import InvalidImage
 from vrs.image_source import ImageInput
-from vrs.v1 import common_pb2
+from vrs.v1 import common_pb2, embedder_pb2
 
 
 def image_from_proto(source: common_pb2.ImageSource) -> ImageInput:
@@ -49,3 +49,16 @@ def product_to_proto(product: Product) -> common_pb2.ProductAttributes:
     if product.price is not None:
         message.price = product.price
     return message
+
+
+def patch_from_proto(message: embedder_pb2.ProductPatch) -> ProductPatch:
+    has = message.HasField
+    return ProductPatch(
+        product_id=message.product_id,
+        title=message.title if has("title") else None,
+        category=message.category if has("category") else None,
+        brand=message.brand if has("brand") else None,
+        price=message.price if has("price") else None,
+        currency=message.currency if has("currency") else None,
+        in_stock=message.in_stock if has("in_stock") else None,
+    )

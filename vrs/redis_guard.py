@@ -20,10 +20,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def redis_client(settings: RedisSettings) -> aioredis.Redis:
+def redis_client(settings: RedisSettings, timeout_s: float | None = None) -> aioredis.Redis:
+    """A client whose every call is bounded by timeout_s (default: VRS_REDIS_TIMEOUT_MS)."""
     if not settings.url:
         raise ValueError("VRS_REDIS_URL is not set")
-    timeout = settings.timeout_ms / 1000.0
+    timeout = settings.timeout_ms / 1000.0 if timeout_s is None else timeout_s
     return aioredis.Redis.from_url(
         settings.url,
         password=settings.password.get_secret_value() if settings.password else None,

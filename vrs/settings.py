@@ -194,6 +194,12 @@ class EventsSettings(BaseSettings):
     )
     max_attempts: int = Field(5, ge=1, description="Deliveries before an event is dead-lettered.")
     retry_backoff_ms: int = Field(500, ge=0, description="Base of the exponential retry backoff.")
+    tombstone_ttl_s: int = Field(
+        7 * 86_400, ge=1, description="How long a delete keeps older redelivered events out."
+    )
+    lock_ttl_ms: int = Field(
+        30_000, ge=100, description="Per-product apply lock; freed after this if its holder died."
+    )
 
 
 class Settings(BaseModel):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import Enum
 
 from services.embedder.embedding import ImageEmbedder
-from vrs.catalog import Product, StoredProduct, Vector, checked_vector
+from vrs.catalog import Product, ProductPatch, StoredProduct, Vector, Versions, checked_vector
 from vrs.errors import InvalidInput, ModelMismatch, NotFound, VrsError
 from vrs.generation import CatalogGeneration
 from vrs.image_source import ImageInput, sha256_hex
@@ -36,29 +36,9 @@ class UpsertItem:
     image: ImageInput | None = None
     vector: Sequence[float] | None = None
     vector_model_id: str = ""
-    # Stream order of the catalog event behind this write (0: not from an event). A write
-    # older than what the store holds is skipped.
-    event_version: int = 0
-
-
-@dataclass(frozen=True)
-class ProductPatch:
-    product_id: str
-    title: str | None = None
-    category: str | None = None
-    brand: str | None = None
-    price: float | None = None
-    currency: str | None = None
-    in_stock: bool | None = None
-    event_version: int = 0
-
-    def apply(self, product: Product) -> Product:
-        changes = {
-            name: getattr(self, name)
-            for name in ("title", "category", "brand", "price", "currency", "in_stock")
-            if getattr(self, name) is not None
-        }
-        return replace(product, **changes).validated()
+    # Event versions to store with the product (None: keep the stored ones). Ordering is the
+    # events applier's business; the writer only records them.
+    versions: Versions | None = None
 
 
 @dataclass(frozen=True)
@@ -108,41 +88,26 @@ class CatalogWriter:
         rewrites: list[StoredProduct] = []
         for entry in loaded:
             prev = existing.get(entry.product.product_id)
-            version = entry.item.event_version
-            if prev is not None and version and prev.event_version > version:
-                log.info(
-                    "skipping a write older than the stored product",
-                    extra={
-                        "product_id": entry.product.product_id,
-                        "event_version": version,
-                        "stored_version": prev.event_version,
-                    },
-                )
-                results[entry.index] = ItemResult(entry.product.product_id, Outcome.UNCHANGED)
-                continue
             if prev is not None and _same_content(prev, entry, self.model_id):
                 same = prev.product == entry.product
-                outcome = Outcome.UNCHANGED if same else Outcome.UPDATED
-                if not same or version > prev.event_version:
+                versions = _versions(entry.item, prev)
+                if not same or versions != prev.versions:
                     rewrites.append(
-                        replace(
-                            prev,
-                            product=entry.product,
-                            updated_at=now,
-                            event_version=max(version, prev.event_version),
-                        )
+                        replace(prev, product=entry.product, updated_at=now, versions=versions)
                     )
+                outcome = Outcome.UNCHANGED if same else Outcome.UPDATED
                 results[entry.index] = ItemResult(entry.product.product_id, outcome)
             elif entry.data is not None:
                 to_embed.append(entry)
             else:
-                writes.append(self._stored(entry, entry.vector, now))
+                writes.append(self._stored(entry, entry.vector, now, prev))
         vectors = await self._embedder.embed_many([e.data for e in to_embed if e.data is not None])
         for entry, vector in zip(to_embed, vectors, strict=True):
             if isinstance(vector, BaseException):
                 results[entry.index] = _failed(entry.product.product_id, vector)
             else:
-                writes.append(self._stored(entry, vector, now))
+                prev = existing.get(entry.product.product_id)
+                writes.append(self._stored(entry, vector, now, prev))
         if writes:
             await self._store.run(self._store.store.upsert, writes)
         if rewrites:
@@ -170,27 +135,21 @@ class CatalogWriter:
                     raise InvalidInput("product_id is missing")
                 if prev is None:
                     raise NotFound(f"product {patch.product_id!r} is not in the catalog")
-                if patch.event_version and prev.event_version > patch.event_version:
-                    results.append(ItemResult(patch.product_id, Outcome.UNCHANGED))
-                    continue
                 product = patch.apply(prev.product)
             except VrsError as exc:
                 results.append(_failed(patch.product_id, exc))
                 continue
-            if product == prev.product:
-                results.append(ItemResult(patch.product_id, Outcome.UNCHANGED))
-                continue
-            stored = replace(
-                prev,
-                product=product,
-                updated_at=now,
-                event_version=max(patch.event_version, prev.event_version),
-            )
-            existing[patch.product_id] = stored  # later patches in the batch build on this one
-            rewrites.append(stored)
-            results.append(ItemResult(patch.product_id, Outcome.UPDATED))
+            versions = {**prev.versions, **patch.versions}
+            changed = product != prev.product
+            if changed or versions != prev.versions:
+                stored = replace(prev, product=product, updated_at=now, versions=versions)
+                existing[patch.product_id] = stored  # later patches in the batch build on it
+                rewrites.append(stored)
+            outcome = Outcome.UPDATED if changed else Outcome.UNCHANGED
+            results.append(ItemResult(patch.product_id, outcome))
         if rewrites:
             await self._store.run(self._store.store.set_attributes, rewrites)
+        if any(r.outcome is Outcome.UPDATED for r in results):
             await self._changed()
         return results
 
@@ -239,16 +198,24 @@ class CatalogWriter:
             )
         raise InvalidInput(f"product {product.product_id!r} has neither an image nor a vector")
 
-    def _stored(self, entry: _Loaded, vector: Vector | None, now: str) -> StoredProduct:
+    def _stored(
+        self, entry: _Loaded, vector: Vector | None, now: str, prev: StoredProduct | None
+    ) -> StoredProduct:
         return StoredProduct(
             product=entry.product,
             model_id=self.model_id,
             image_sha256=entry.image_sha256,
             vector_sha256=entry.vector_sha256,
             updated_at=now,
-            event_version=entry.item.event_version,
+            versions=_versions(entry.item, prev),
             vector=vector,
         )
+
+
+def _versions(item: UpsertItem, prev: StoredProduct | None) -> Versions:
+    if item.versions is not None:
+        return item.versions
+    return prev.versions if prev else {}
 
 
 def _same_content(prev: StoredProduct, entry: _Loaded, model_id: str) -> bool:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass, field
 
 from services.embedder.catalog_writer import CatalogWriter
 from services.embedder.embedding import ImageEmbedder
+from services.embedder.events.applier import ChangeApplier
+from services.embedder.events.consumer import EventsConsumer
 from services.embedder.servicer import EmbedderServicer
+from vrs.errors import ConfigurationError
 from vrs.generation import CatalogGeneration
 from vrs.grpc_server import Closer, GrpcServer, ServiceBinding, create_grpc_server
 from vrs.redis_guard import RedisGuard, redis_client
@@ -29,7 +34,7 @@ class EmbedderParts:
     closers: list[Closer] = field(default_factory=list)
 
 
-def build_embedder(
+async def build_embedder(
     settings: Settings,
     *,
     embedder: ImageEmbedder | None = None,
@@ -51,7 +56,10 @@ def build_embedder(
         closers.append(redis.close)
     generation = CatalogGeneration(redis, settings.redis.key_prefix) if redis else None
     writer = CatalogWriter(embedder, store, generation)
-    servicer = EmbedderServicer(embedder, writer, store)
+    events = (
+        await _start_events(settings, writer, store, closers) if settings.events.enabled else None
+    )
+    servicer = EmbedderServicer(embedder, writer, store, events)
     binding = ServiceBinding(
         SERVICE_NAME,
         lambda server: embedder_pb2_grpc.add_EmbedderServiceServicer_to_server(servicer, server),
@@ -63,7 +71,28 @@ async def create_server(
     settings: Settings, *, embedder: ImageEmbedder | None = None, store: StoreRunner | None = None
 ) -> tuple[GrpcServer, int]:
     """A started embedder server; settings.server.port 0 binds a free port."""
-    parts = build_embedder(settings, embedder=embedder, store=store)
+    parts = await build_embedder(settings, embedder=embedder, store=store)
     server = create_grpc_server(settings.server, [parts.binding], parts.closers)
     await server.start()
     return server, server.port
+
+
+async def _start_events(
+    settings: Settings, writer: CatalogWriter, store: StoreRunner, closers: list[Closer]
+) -> EventsConsumer:
+    if not settings.redis.url:
+        raise ConfigurationError("VRS_EVENTS_ENABLED needs VRS_REDIS_URL (the events stream)")
+    events = settings.events
+    # Blocking stream reads need a socket timeout longer than the block itself.
+    client = redis_client(
+        settings.redis, events.block_ms / 1000 + settings.redis.timeout_ms / 1000 + 1
+    )
+    closers.append(client.aclose)
+    applier = ChangeApplier(
+        writer, store, client, settings.redis.key_prefix, events.tombstone_ttl_s, events.lock_ttl_ms
+    )
+    name = events.consumer or f"{socket.gethostname()}-{os.getpid()}"
+    consumer = EventsConsumer(client, applier, events, name, settings.redis.key_prefix)
+    await consumer.start()
+    closers.append(consumer.stop)  # closers run in reverse: the consumer stops first
+    return consumer

@@ -9,14 +9,19 @@ from services.embedder.catalog_writer import (
     CatalogWriter,
     ItemResult,
     Outcome,
-    ProductPatch,
     UpsertItem,
 )
 from services.embedder.embedding import ImageEmbedder
+from services.embedder.events.consumer import EventsConsumer
 from vrs.errors import InvalidInput, VrsError
 from vrs.grpc_errors import item_error, status_of_item
 from vrs.grpc_server import Context
-from vrs.proto_convert import image_from_proto, product_from_proto, product_to_proto
+from vrs.proto_convert import (
+    image_from_proto,
+    patch_from_proto,
+    product_from_proto,
+    product_to_proto,
+)
 from vrs.store.runner import StoreRunner
 from vrs.v1 import common_pb2, embedder_pb2, embedder_pb2_grpc
 
@@ -41,8 +46,10 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
         embedder: ImageEmbedder,
         writer: CatalogWriter,
         store: StoreRunner,
+        events: EventsConsumer | None = None,
     ) -> None:
         self._embedder = embedder
+        self._events = events
         self._writer = writer
         self._store = store
 
@@ -107,18 +114,7 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
     async def UpdateProducts(
         self, request: embedder_pb2.UpdateProductsRequest, context: Context
     ) -> embedder_pb2.UpdateProductsResponse:
-        patches = [
-            ProductPatch(
-                product_id=p.product_id,
-                title=p.title if p.HasField("title") else None,
-                category=p.category if p.HasField("category") else None,
-                brand=p.brand if p.HasField("brand") else None,
-                price=p.price if p.HasField("price") else None,
-                currency=p.currency if p.HasField("currency") else None,
-                in_stock=p.in_stock if p.HasField("in_stock") else None,
-            )
-            for p in request.patches
-        ]
+        patches = [patch_from_proto(p) for p in request.patches]
         results = await self._writer.update(patches)
         return embedder_pb2.UpdateProductsResponse(
             results=[
@@ -166,6 +162,8 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
             forward_passes=engine.forward_passes,
             images_embedded=engine.images_embedded,
         )
+        if self._events is not None:
+            stats.events.CopyFrom(await self._events.stats())
         return stats
 
 

@@ -51,7 +51,30 @@ def build_parser() -> argparse.ArgumentParser:
     delete = commands.add_parser("delete", help="delete products")
     delete.add_argument("product_ids", nargs="+")
 
-    commands.add_parser("stats", help="collection, model, index and cache state")
+    commands.add_parser("stats", help="collection, model, index, cache and events state")
+
+    publish = commands.add_parser("publish", help="publish catalog events to the Redis stream")
+    publish.add_argument(
+        "catalog",
+        type=Path,
+        nargs="?",
+        help="upsert every product of a catalog (folder, .csv, .jsonl)",
+    )
+    publish.add_argument(
+        "--image-uris", action="store_true", help="send file:// URIs instead of the image bytes"
+    )
+    publish.add_argument("--update", metavar="ID", help="attribute update of one product")
+    publish.add_argument("--title")
+    publish.add_argument("--category")
+    publish.add_argument("--brand")
+    publish.add_argument("--price", type=float)
+    publish.add_argument("--currency")
+    publish.add_argument("--in-stock", action=argparse.BooleanOptionalAction, default=None)
+    publish.add_argument("--delete", metavar="ID", action="append", default=[])
+    publish.add_argument(
+        "--redis-url", default=os.environ.get("VRS_REDIS_URL"), help="default: $VRS_REDIS_URL"
+    )
+    publish.add_argument("--stream", help="default: $VRS_EVENTS_STREAM or vrs:catalog-events")
     return parser
 
 
@@ -60,6 +83,8 @@ def run_command(args: argparse.Namespace) -> int:
         from services.app import run
 
         return run(args.service)
+    if args.command == "publish":
+        return _publish(args)
     client = VrsClient(args.address)
     try:
         return _dispatch(client, args)
@@ -106,6 +131,34 @@ def _dispatch(client: VrsClient, args: argparse.Namespace) -> int:
 
         return stats(client)
     raise CliError(f"unknown command {args.command}")
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from vrs.catalog import ProductPatch
+    from vrs.cli.publish import publish_events
+    from vrs.settings import EventsSettings
+
+    if not args.redis_url:
+        raise CliError("no Redis to publish to: give --redis-url or set VRS_REDIS_URL")
+    update = None
+    if args.update:
+        update = ProductPatch(
+            args.update,
+            title=args.title,
+            category=args.category,
+            brand=args.brand,
+            price=args.price,
+            currency=args.currency,
+            in_stock=args.in_stock,
+        )
+    return publish_events(
+        args.redis_url,
+        args.stream or EventsSettings().stream,
+        catalog=args.catalog,
+        image_uris=args.image_uris,
+        update=update,
+        deletes=tuple(args.delete),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

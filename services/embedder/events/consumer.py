@@ -1,0 +1,260 @@
+"""Reading catalog events from a Redis stream through a consumer group.
+
+Delivery is at least once: an entry is acknowledged only after its change is in the store (or
+was superseded). Entries left pending by a dead consumer are claimed after claim_idle_ms
+(XAUTOCLAIM). A failing entry is retried with exponential backoff and, after max_attempts,
+moved to the dead-letter stream with its error: it never blocks the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from services.embedder.events.applier import Applied, ChangeApplier, PendingChange
+from vrs.errors import Unavailable, VrsError
+from vrs.events.schema import decode, stream_version, to_change
+from vrs.settings import EventsSettings
+from vrs.v1 import embedder_pb2
+
+log = logging.getLogger(__name__)
+
+Fields = dict[bytes, bytes]
+Entry = tuple[str, Fields]
+
+
+@dataclass
+class EventCounters:
+    processed: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+
+
+class EventsConsumer:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        applier: ChangeApplier,
+        settings: EventsSettings,
+        name: str,
+        key_prefix: str,
+        on_applied: Callable[[str], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._applier = applier
+        self._settings = settings
+        self.name = name
+        self._failures_key = f"{key_prefix}:event-failures:{settings.stream}"
+        self._on_applied = on_applied
+        self._retry_at: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.counters = EventCounters()
+
+    async def start(self) -> None:
+        await self.ensure_group()
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="events-consumer")
+        log.info(
+            "catalog events consumer started",
+            extra={
+                "stream": self._settings.stream,
+                "group": self._settings.group,
+                "consumer": self.name,
+            },
+        )
+
+    async def stop(self) -> None:
+        """Stop between or inside a batch; unacknowledged entries are redelivered later."""
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def ensure_group(self) -> None:
+        try:
+            # From the start of the stream: events published before the first embedder count.
+            await self._client.xgroup_create(
+                self._settings.stream, self._settings.group, id="0", mkstream=True
+            )
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def step(self) -> int:
+        """One batch: stale entries of dead consumers, due retries, then new entries."""
+        entries = await self._claim_stale()
+        entries += await self._due_retries()
+        room = self._settings.batch_size - len(entries)
+        if room > 0:
+            entries += await self._read_new(room, block=not entries)
+        if entries:
+            await self._handle(entries)
+        return len(entries)
+
+    async def stats(self) -> embedder_pb2.EventsStats:
+        stats = embedder_pb2.EventsStats(
+            enabled=True,
+            stream=self._settings.stream,
+            group=self._settings.group,
+            processed=self.counters.processed,
+            retried=self.counters.retried,
+            dead_lettered=self.counters.dead_lettered,
+        )
+        with contextlib.suppress(RedisError, OSError):
+            for group in await self._client.xinfo_groups(self._settings.stream):
+                if _text(group.get("name")) == self._settings.group:
+                    stats.lag = int(group.get("lag") or 0) + int(group.get("pending") or 0)
+                    stats.pending = int(group.get("pending") or 0)
+        return stats
+
+    async def _loop(self) -> None:
+        backoff = 0.5
+        # The flag as well as the cancel: redis-py's read timeouts can turn a cancellation
+        # into a TimeoutError on Python 3.11, which the handler below would otherwise retry.
+        while not self._stopping:
+            try:
+                await self.step()
+                backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._stopping:
+                    return
+                if isinstance(exc, (RedisError, OSError, Unavailable)):
+                    # Redis or the store is down: nothing is acknowledged, nothing is lost.
+                    log.warning(
+                        "catalog events: dependency down, retrying",
+                        extra={"error": f"{type(exc).__name__}: {exc}", "retry_in_s": backoff},
+                    )
+                else:
+                    log.exception("catalog events: unexpected error, retrying")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    async def _handle(self, entries: list[Entry]) -> None:
+        fields_of = dict(entries)
+        pending: list[PendingChange] = []
+        for entry_id, fields in entries:
+            try:
+                change = to_change(decode(fields))
+            except VrsError as exc:
+                await self._failed(entry_id, fields, exc)
+                continue
+            pending.append(PendingChange(entry_id, stream_version(entry_id), change))
+        outcomes = await self._applier.apply(pending)
+        done = [entry_id for entry_id, outcome in outcomes.items() if isinstance(outcome, Applied)]
+        if done:
+            await self._acknowledge(done)
+            for entry_id in done:
+                if outcomes[entry_id] is Applied.APPLIED and self._on_applied is not None:
+                    self._on_applied(entry_id)
+        for entry_id, outcome in outcomes.items():
+            if isinstance(outcome, VrsError):
+                await self._failed(entry_id, fields_of[entry_id], outcome)
+
+    async def _acknowledge(self, entry_ids: list[str]) -> None:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for entry_id in entry_ids:
+                pipe.xack(self._settings.stream, self._settings.group, entry_id)
+            pipe.hdel(self._failures_key, *entry_ids)
+            answers = await pipe.execute()
+        # An entry claimed and finished by another consumer meanwhile acks as 0: count it once.
+        self.counters.processed += sum(int(a) for a in answers[:-1])
+        for entry_id in entry_ids:
+            self._retry_at.pop(entry_id, None)
+
+    async def _failed(self, entry_id: str, fields: Fields, error: VrsError) -> None:
+        # Failures are counted in Redis, not per consumer: a poison event moving between
+        # consumers still reaches the dead-letter stream after max_attempts.
+        attempts = int(await self._client.hincrby(self._failures_key, entry_id, 1))
+        if attempts >= self._settings.max_attempts:
+            dead: dict[Any, Any] = {
+                **fields,
+                b"error": str(error),
+                b"error_type": type(error).__name__,
+                b"stream": self._settings.stream,
+                b"entry_id": entry_id,
+                b"attempts": attempts,
+            }
+            await self._client.xadd(self._settings.dead_letter_stream, dead)
+            await self._client.xack(self._settings.stream, self._settings.group, entry_id)
+            await self._client.hdel(self._failures_key, entry_id)
+            self._retry_at.pop(entry_id, None)
+            self.counters.dead_lettered += 1
+            log.error(
+                "catalog event dead-lettered",
+                extra={"entry_id": entry_id, "attempts": attempts, "error": str(error)},
+            )
+            return
+        delay = self._settings.retry_backoff_ms / 1000.0 * 2 ** (attempts - 1)
+        self._retry_at[entry_id] = time.monotonic() + delay
+        self.counters.retried += 1
+        log.warning(
+            "catalog event failed, will retry",
+            extra={
+                "entry_id": entry_id,
+                "attempt": attempts,
+                "retry_in_s": delay,
+                "error": str(error),
+            },
+        )
+
+    async def _claim_stale(self) -> list[Entry]:
+        answer = await self._client.xautoclaim(
+            self._settings.stream,
+            self._settings.group,
+            self.name,
+            min_idle_time=self._settings.claim_idle_ms,
+            start_id="0-0",
+            count=self._settings.batch_size,
+        )
+        claimed = _entries(answer[1] if len(answer) > 1 else [])
+        if claimed:
+            log.info("claimed entries of an idle consumer", extra={"count": len(claimed)})
+        return claimed
+
+    async def _due_retries(self) -> list[Entry]:
+        now = time.monotonic()
+        due = [entry_id for entry_id, at in self._retry_at.items() if at <= now]
+        if not due:
+            return []
+        for entry_id in due:
+            del self._retry_at[entry_id]
+        answer = await self._client.xclaim(
+            self._settings.stream,
+            self._settings.group,
+            self.name,
+            min_idle_time=0,
+            message_ids=list[Any](due),
+        )
+        return _entries(answer)
+
+    async def _read_new(self, count: int, block: bool) -> list[Entry]:
+        answer = await self._client.xreadgroup(
+            self._settings.group,
+            self.name,
+            {self._settings.stream: ">"},
+            count=count,
+            block=self._settings.block_ms if block else None,
+        )
+        streams: Any = answer or []
+        return [entry for _, entries in streams for entry in _entries(entries)]
+
+
+def _entries(raw: Any) -> list[Entry]:
+    # Entries deleted from the stream while pending come back without fields.
+    return [(_text(entry_id), fields) for entry_id, fields in raw if fields]
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

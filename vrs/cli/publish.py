@@ -1,0 +1,72 @@
+"""`vrs publish`: catalog events onto the Redis stream the embedders consume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import redis
+
+from vrs.catalog import Product, ProductPatch
+from vrs.cli.catalog_files import read_catalog
+from vrs.cli.client import CliError
+from vrs.errors import VrsError
+from vrs.events.publish import delete_event, publish, update_event, upsert_event
+from vrs.image_source import ImageInput
+from vrs.v1 import events_pb2
+
+
+def publish_events(
+    redis_url: str,
+    stream: str,
+    *,
+    catalog: Path | None = None,
+    image_uris: bool = False,
+    update: ProductPatch | None = None,
+    deletes: tuple[str, ...] = (),
+) -> int:
+    events: list[events_pb2.CatalogEvent] = []
+    try:
+        if catalog is not None:
+            for entry in read_catalog(catalog):
+                product = Product(
+                    product_id=entry.product_id,
+                    title=entry.title,
+                    category=entry.category,
+                    brand=entry.brand,
+                    price=entry.price,
+                    currency=entry.currency,
+                    image_uri=entry.image.as_uri(),
+                )
+                image = (
+                    ImageInput(uri=entry.image.as_uri())
+                    if image_uris
+                    else ImageInput(data=_read(entry.image))
+                )
+                events.append(upsert_event(product, image))
+        if update is not None:
+            events.append(update_event(update))
+        events += [delete_event(pid) for pid in deletes]
+    except VrsError as exc:
+        raise CliError(str(exc)) from exc
+    if not events:
+        raise CliError("nothing to publish: give a catalog, --update ID or --delete ID")
+    client = redis.Redis.from_url(redis_url, socket_timeout=10)
+    try:
+        for n, event in enumerate(events, 1):
+            try:
+                publish(client, stream, event)
+            except VrsError as exc:
+                raise CliError(f"event {n} ({event.product_id}): {exc}") from exc
+    except redis.RedisError as exc:
+        raise CliError(f"cannot publish to {redis_url}: {exc}") from exc
+    finally:
+        client.close()
+    print(f"published {len(events)} event(s) to {stream}")
+    return 0
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read image {path}: {exc.strerror or exc}") from exc

@@ -1,0 +1,1 @@
+"""Catalog events: the versioned schema, and publishing them to the Redis stream."""

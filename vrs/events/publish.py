@@ -1,0 +1,44 @@
+"""Publishing catalog events: the helper producers call, and the events it builds."""
+
+from __future__ import annotations
+
+import redis
+
+from vrs.catalog import Product, ProductPatch
+from vrs.events.schema import Kind, encode
+from vrs.image_source import ImageInput
+from vrs.proto_convert import image_to_proto, product_to_proto
+from vrs.v1 import embedder_pb2, events_pb2
+
+
+def upsert_event(
+    product: Product, image: ImageInput, event_id: str = ""
+) -> events_pb2.CatalogEvent:
+    return events_pb2.CatalogEvent(
+        kind=Kind.UPSERT,
+        product_id=product.product_id,
+        product=product_to_proto(product),
+        image=image_to_proto(image),
+        event_id=event_id,
+    )
+
+
+def update_event(patch: ProductPatch, event_id: str = "") -> events_pb2.CatalogEvent:
+    message = embedder_pb2.ProductPatch(product_id=patch.product_id)
+    for name in ("title", "category", "brand", "price", "currency", "in_stock"):
+        value = getattr(patch, name)
+        if value is not None:
+            setattr(message, name, value)
+    return events_pb2.CatalogEvent(
+        kind=Kind.UPDATE, product_id=patch.product_id, patch=message, event_id=event_id
+    )
+
+
+def delete_event(product_id: str, event_id: str = "") -> events_pb2.CatalogEvent:
+    return events_pb2.CatalogEvent(kind=Kind.DELETE, product_id=product_id, event_id=event_id)
+
+
+def publish(client: redis.Redis, stream: str, event: events_pb2.CatalogEvent) -> str:
+    """Validate and append one event; returns its stream entry id. Blocks (a sync client)."""
+    entry_id = client.xadd(stream, encode(event))  # type: ignore[arg-type]
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
