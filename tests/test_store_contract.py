@@ -6,11 +6,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from qdrant_client import models as qm
 
 from tests.conftest import StoreFactory
 from vrs.catalog import Product, StoredProduct
 from vrs.errors import InvalidVector, ModelMismatch
+from vrs.settings import StoreSettings
 from vrs.store.filters import ProductFilter
+from vrs.store.qdrant_server_store import collection_params
 
 DIM = 16
 MODEL = "toy@test"
@@ -169,3 +172,24 @@ def test_optimize_builds_the_index(store_factory: StoreFactory) -> None:
         assert info.indexed_vectors == 400
         hits = store.search(np.zeros(DIM, np.float32), 5, ProductFilter(), None, exact=False)
         assert len(hits) == 5
+
+
+def test_server_collections_take_cluster_layout_from_settings() -> None:
+    settings = StoreSettings(
+        shard_number=6,
+        replication_factor=2,
+        write_consistency_factor=2,
+        scalar_quantization=True,
+        on_disk_vectors=True,
+    )
+    params = collection_params(settings, 2048)
+    assert (
+        params["shard_number"],
+        params["replication_factor"],
+        params["write_consistency_factor"],
+    ) == (6, 2, 2)
+    assert params["vectors_config"].size == 2048
+    assert params["vectors_config"].distance == qm.Distance.EUCLID
+    assert params["vectors_config"].on_disk is True
+    assert params["quantization_config"].scalar.type == qm.ScalarType.INT8
+    assert collection_params(StoreSettings(), 8)["quantization_config"] is None

@@ -120,10 +120,18 @@ class StoreSettings(BaseSettings):
     alias_switch: bool = Field(
         False, description="Embedder: point the alias at this model's collection at startup."
     )
+    alias_refresh_s: float = Field(
+        5.0, ge=0, description="How often readers re-check which collection the alias names."
+    )
     shard_number: int = Field(1, ge=1, description="Shards of a new server collection.")
     replication_factor: int = Field(1, ge=1, description="Replicas of each shard (server).")
     write_consistency_factor: int = Field(1, ge=1, description="Replicas that must ack a write.")
     on_disk_vectors: bool = Field(False, description="Keep original vectors on disk (mmap).")
+    scalar_quantization: bool = Field(
+        False,
+        description="Server: int8-quantised copy of the vectors in RAM (4x smaller), originals "
+        "used for rescoring; set at collection creation.",
+    )
     hnsw_m: int = Field(16, ge=4, description="HNSW graph degree.")
     hnsw_ef_construct: int = Field(100, ge=4, description="HNSW build-time beam width.")
     indexing_threshold_kb: int = Field(
@@ -175,6 +183,9 @@ class SearchSettings(BaseSettings):
         None, description="host:port of the embedder service; unset: embed in-process."
     )
     embedder_timeout_s: float = Field(10.0, gt=0, description="Deadline of embedder calls.")
+    embedder_startup_wait_s: float = Field(
+        120.0, ge=0, description="At startup, how long to wait for the embedder to answer."
+    )
 
 
 class EventsSettings(BaseSettings):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 
@@ -9,7 +10,7 @@ from services.search.cache import SearchCache
 from services.search.query_embedder import GrpcQueryEmbedder, QueryEmbedder
 from services.search.searcher import Searcher
 from services.search.servicer import SearchServicer
-from vrs.errors import ConfigurationError
+from vrs.errors import ConfigurationError, Unavailable
 from vrs.grpc_server import Closer, GrpcServer, ServiceBinding, create_grpc_server
 from vrs.image_source import ImageFetcher
 from vrs.redis_guard import RedisGuard, redis_client
@@ -51,7 +52,7 @@ async def build_search(
         )
         closers.append(embedder.close)
     if store is None:
-        model_id = await embedder.model_id()
+        model_id = await _embedder_model(embedder, settings.search.embedder_startup_wait_s)
         store = StoreRunner(
             open_store_for_reading(settings.store, model_id), settings.store.timeout_s
         )
@@ -89,3 +90,16 @@ async def create_server(
     server = create_grpc_server(settings.server, [parts.binding], parts.closers)
     await server.start()
     return server, server.port
+
+
+async def _embedder_model(embedder: QueryEmbedder, wait_s: float) -> str:
+    """The embedder's model id; replicas may start before the embedder fleet is up."""
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        try:
+            return await embedder.model_id()
+        except Unavailable as exc:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise
+            log.info("waiting for the embedder", extra={"error": str(exc)})
+            await asyncio.sleep(2.0)

@@ -53,6 +53,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("stats", help="collection, model, index, cache and events state")
 
+    health = commands.add_parser("health", help="gRPC health check (exit 0 when SERVING)")
+    health.add_argument("--service", default="", help="service name; default: the server")
+
+    weights = commands.add_parser("fetch-weights", help="resolve/download model weights")
+    weights.add_argument(
+        "--backbone", default="inception_v3", choices=["inception_v3", "efficientnet_lite0"]
+    )
+
+    alias = commands.add_parser(
+        "switch-alias",
+        help="point the Qdrant alias at a model's "
+        "collection (model upgrade; settings: VRS_QDRANT_*)",
+    )
+    alias.add_argument("--model-id", required=True)
+    alias.add_argument("--alias", help="default: $VRS_QDRANT_ALIAS")
+
     publish = commands.add_parser("publish", help="publish catalog events to the Redis stream")
     publish.add_argument(
         "catalog",
@@ -85,6 +101,14 @@ def run_command(args: argparse.Namespace) -> int:
         return run(args.service)
     if args.command == "publish":
         return _publish(args)
+    if args.command in ("health", "fetch-weights", "switch-alias"):
+        from vrs.cli import ops
+
+        if args.command == "health":
+            return ops.health(args.address, args.service)
+        if args.command == "fetch-weights":
+            return ops.fetch_weights(args.backbone)
+        return ops.switch_alias(args.model_id, args.alias)
     client = VrsClient(args.address)
     try:
         return _dispatch(client, args)

@@ -11,6 +11,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 from qdrant_client import QdrantClient
@@ -23,8 +24,6 @@ from vrs.store.base import Hit, StoreInfo, check_write, collection_name, model_i
 from vrs.store.filters import INDEXED_FIELDS, ProductFilter
 
 log = logging.getLogger(__name__)
-
-_ALIAS_REFRESH_S = 5.0
 
 _DIALECT = SimpleNamespace(
     Filter=qm.Filter,
@@ -98,22 +97,7 @@ class QdrantServerStore:
         """The collection of this model, created idempotently; the alias switched if asked."""
         name = collection_name(settings.collection_prefix, model_id)
         if not client.collection_exists(name):
-            client.create_collection(
-                name,
-                vectors_config=qm.VectorParams(
-                    size=dimension, distance=qm.Distance.EUCLID, on_disk=settings.on_disk_vectors
-                ),
-                shard_number=settings.shard_number,
-                replication_factor=settings.replication_factor,
-                write_consistency_factor=settings.write_consistency_factor,
-                hnsw_config=qm.HnswConfigDiff(
-                    m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct
-                ),
-                optimizers_config=qm.OptimizersConfigDiff(
-                    indexing_threshold=settings.indexing_threshold_kb
-                ),
-                timeout=int(settings.timeout_s),
-            )
+            client.create_collection(name, **collection_params(settings, dimension))
             log.info("qdrant collection created", extra={"collection": name})
         existing_dim = _dimension_of(client, name)
         if existing_dim != dimension:
@@ -158,11 +142,11 @@ class QdrantServerStore:
     @property
     def model_id(self) -> str:
         # Readers going through an alias follow a model upgrade's alias switch within
-        # _ALIAS_REFRESH_S, without a restart.
+        # alias_refresh_s, without a restart.
         now = time.monotonic()
         if (
             self._settings.alias == self.collection
-            and now - self._model_checked_at > _ALIAS_REFRESH_S
+            and now - self._model_checked_at > self._settings.alias_refresh_s
         ):
             self._model_checked_at = now
             target = resolve_alias(self._client, self.collection)
@@ -316,3 +300,28 @@ def _dimension_of(client: QdrantClient, name: str) -> int:
     if not isinstance(vectors, qm.VectorParams):
         raise ConfigurationError(f"collection {name!r} does not hold one unnamed dense vector")
     return int(vectors.size)
+
+
+def collection_params(settings: StoreSettings, dimension: int) -> dict[str, Any]:
+    """How a new collection is laid out: Euclidean vectors, sharding and replication across
+    the cluster, HNSW and optional quantization, all from the services' settings."""
+    return {
+        "vectors_config": qm.VectorParams(
+            size=dimension, distance=qm.Distance.EUCLID, on_disk=settings.on_disk_vectors
+        ),
+        "shard_number": settings.shard_number,
+        "replication_factor": settings.replication_factor,
+        "write_consistency_factor": settings.write_consistency_factor,
+        "hnsw_config": qm.HnswConfigDiff(
+            m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct
+        ),
+        "optimizers_config": qm.OptimizersConfigDiff(
+            indexing_threshold=settings.indexing_threshold_kb
+        ),
+        "quantization_config": qm.ScalarQuantization(
+            scalar=qm.ScalarQuantizationConfig(type=qm.ScalarType.INT8, always_ram=True)
+        )
+        if settings.scalar_quantization
+        else None,
+        "timeout": int(settings.timeout_s),
+    }
