@@ -15,7 +15,7 @@ from qdrant_client import QdrantClient
 
 from services.embedder.embedding import ImageEmbedder
 from services.embedder.model.engine import InferenceEngine
-from services.search.query_embedder import LocalQueryEmbedder
+from services.search.query_embedder import LocalQueryEmbedder, QueryEmbedder
 from services.search.server import create_server as create_search_server
 from tests.conftest import StoreFactory
 from tests.support.factories import make_embedder, settings_for
@@ -23,7 +23,7 @@ from tests.support.images import product_jpeg
 from tests.support.redis_server import free_port
 from tests.support.search_env import Vrs, running_vrs
 from tests.support.servers import embedder_server
-from vrs.settings import StoreSettings
+from vrs.settings import Settings, StoreSettings
 from vrs.store.qdrant_server_store import QdrantServerStore
 from vrs.store.runner import StoreRunner
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2, search_pb2_grpc
@@ -282,6 +282,26 @@ async def test_split_deployment_embeds_over_grpc(
         await server.stop(1)
 
 
+async def failed_image_search(
+    settings: Settings, embedder: QueryEmbedder | None, store: StoreRunner
+) -> grpc.aio.AioRpcError:
+    """A search server with these parts; the error one image query gets from it."""
+    server, port = await create_search_server(settings, embedder=embedder, store=store)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = search_pb2_grpc.SearchServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as failure:
+                await stub.SearchByImage(
+                    search_pb2.SearchByImageRequest(
+                        image=common_pb2.ImageSource(data=product_jpeg())
+                    ),
+                    timeout=10,
+                )
+    finally:
+        await server.stop(1)
+    return failure.value
+
+
 async def test_embedder_of_another_model_is_failed_precondition(
     tmp_path: Path,
     inception_engine: InferenceEngine,
@@ -292,19 +312,10 @@ async def test_embedder_of_another_model_is_failed_precondition(
     store = store_factory(effnet.model_id, effnet.dimension)  # the collection holds effnet vectors
     async with embedder_server(tmp_path, inception) as emb:
         settings = settings_for(tmp_path, search={"embedder_address": f"127.0.0.1:{emb.port}"})
-        server, port = await create_search_server(settings, store=StoreRunner(store, 10.0))
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = search_pb2_grpc.SearchServiceStub(channel)
-            with pytest.raises(grpc.aio.AioRpcError) as failure:
-                await stub.SearchByImage(
-                    search_pb2.SearchByImageRequest(
-                        image=common_pb2.ImageSource(data=product_jpeg())
-                    )
-                )
-        await server.stop(1)
+        failure = await failed_image_search(settings, None, StoreRunner(store, 10.0))
     await inception.close()
-    assert failure.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "inception_v3@random-seed0" in (failure.value.details() or "")
+    assert failure.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "inception_v3@random-seed0" in (failure.details() or "")
 
 
 async def test_embedder_unreachable_is_unavailable(
@@ -313,17 +324,9 @@ async def test_embedder_unreachable_is_unavailable(
     store = store_factory(effnet.model_id, effnet.dimension)
     dead = f"127.0.0.1:{free_port()}"
     settings = settings_for(tmp_path, search={"embedder_address": dead, "embedder_timeout_s": 1.0})
-    server, port = await create_search_server(settings, store=StoreRunner(store, 10.0))
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = search_pb2_grpc.SearchServiceStub(channel)
-        with pytest.raises(grpc.aio.AioRpcError) as failure:
-            await stub.SearchByImage(
-                search_pb2.SearchByImageRequest(image=common_pb2.ImageSource(data=product_jpeg())),
-                timeout=10,
-            )
-    await server.stop(1)
-    assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert "embedder unavailable" in (failure.value.details() or "")
+    failure = await failed_image_search(settings, None, StoreRunner(store, 10.0))
+    assert failure.code() == grpc.StatusCode.UNAVAILABLE
+    assert "embedder unavailable" in (failure.details() or "")
 
 
 async def test_qdrant_unreachable_is_unavailable(tmp_path: Path, effnet: ImageEmbedder) -> None:
@@ -334,18 +337,8 @@ async def test_qdrant_unreachable_is_unavailable(tmp_path: Path, effnet: ImageEm
     dead_store = QdrantServerStore(
         client, f"vrs_products__{effnet.model_id}", settings, effnet.model_id, effnet.dimension
     )
-    server, port = await create_search_server(
-        settings_for(tmp_path),
-        embedder=LocalQueryEmbedder(effnet),
-        store=StoreRunner(dead_store, 2.0),
+    failure = await failed_image_search(
+        settings_for(tmp_path), LocalQueryEmbedder(effnet), StoreRunner(dead_store, 2.0)
     )
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = search_pb2_grpc.SearchServiceStub(channel)
-        with pytest.raises(grpc.aio.AioRpcError) as failure:
-            await stub.SearchByImage(
-                search_pb2.SearchByImageRequest(image=common_pb2.ImageSource(data=product_jpeg())),
-                timeout=10,
-            )
-    await server.stop(1)
-    assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert "Qdrant unavailable" in (failure.value.details() or "")
+    assert failure.code() == grpc.StatusCode.UNAVAILABLE
+    assert "Qdrant unavailable" in (failure.details() or "")
