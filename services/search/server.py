@@ -15,7 +15,7 @@ from vrs.grpc_server import Closer, GrpcServer, ServiceBinding, create_grpc_serv
 from vrs.image_source import ImageFetcher
 from vrs.redis_guard import RedisGuard, redis_client
 from vrs.settings import Settings
-from vrs.store.factory import open_store_for_reading
+from vrs.store.factory import check_shared_store, open_store_for_reading
 from vrs.store.runner import StoreRunner
 from vrs.v1 import search_pb2, search_pb2_grpc
 
@@ -40,6 +40,8 @@ async def build_search(
     redis: RedisGuard | None = None,
 ) -> SearchParts:
     closers: list[Closer] = []
+    if store is None:
+        check_shared_store(settings.store)  # fail fast, before waiting for the embedder
     if embedder is None:
         address = settings.search.embedder_address
         if not address:

@@ -18,10 +18,15 @@ def open_store_for_writing(settings: StoreSettings, model_id: str, dimension: in
 
 def open_store_for_reading(settings: StoreSettings, model_id: str) -> VectorStore:
     """A search-only process's store: always a Qdrant server (shared with the embedders)."""
+    check_shared_store(settings)
+    return QdrantServerStore.open_for_reading(connect(settings), settings, model_id)
+
+
+def check_shared_store(settings: StoreSettings) -> None:
+    """A process without its own store (search alone) needs a Qdrant server to share."""
     if not settings.url or settings.url == ":memory:":
         raise ConfigurationError(
             "the search service on its own needs a Qdrant server shared with the embedder: set "
             "VRS_QDRANT_URL. (A Qdrant Edge data directory has one owner process; run both "
             "services in one process with `vrs serve` to use it.)"
         )
-    return QdrantServerStore.open_for_reading(connect(settings), settings, model_id)
