@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
@@ -21,6 +21,10 @@ from vrs.image_source import ImageInput, sha256_hex
 from vrs.store.runner import StoreRunner
 
 log = logging.getLogger(__name__)
+
+
+# Stored products by id, as a caller read them; ids absent from it are not in the store.
+Known = Mapping[str, StoredProduct]
 
 
 class Outcome(Enum):
@@ -68,7 +72,10 @@ class CatalogWriter:
         self._generation = generation
         self.model_id = embedder.model_id
 
-    async def upsert(self, items: Sequence[UpsertItem]) -> list[ItemResult]:
+    async def upsert(
+        self, items: Sequence[UpsertItem], known: Known | None = None
+    ) -> list[ItemResult]:
+        """`known`: the stored products, when the caller has just read them (else read here)."""
         results: dict[int, ItemResult] = {}
         loaded: list[_Loaded] = []
         attempts = await asyncio.gather(
@@ -79,8 +86,8 @@ class CatalogWriter:
                 loaded.append(attempt)
             else:
                 results[i] = _failed(items[i].product.product_id, attempt)
-        existing = await self._store.run(
-            self._store.store.get, [entry.product.product_id for entry in loaded]
+        existing = await self._stored_products(
+            [entry.product.product_id for entry in loaded], known
         )
         now = _now()
         to_embed: list[_Loaded] = []
@@ -120,10 +127,12 @@ class CatalogWriter:
             await self._changed()
         return [results[i] for i in range(len(items))]
 
-    async def update(self, patches: Sequence[ProductPatch]) -> list[ItemResult]:
+    async def update(
+        self, patches: Sequence[ProductPatch], known: Known | None = None
+    ) -> list[ItemResult]:
         """Attribute changes only: the vectors stay, the model does not run."""
-        existing = await self._store.run(
-            self._store.store.get, [p.product_id for p in patches if p.product_id]
+        existing = await self._stored_products(
+            [p.product_id for p in patches if p.product_id], known
         )
         results: list[ItemResult] = []
         rewrites: list[StoredProduct] = []
@@ -153,17 +162,26 @@ class CatalogWriter:
             await self._changed()
         return results
 
-    async def delete(self, product_ids: Sequence[str]) -> tuple[list[str], list[str]]:
+    async def delete(
+        self, product_ids: Sequence[str], known: Known | None = None
+    ) -> tuple[list[str], list[str]]:
         """(deleted, not found)."""
         ids = list(dict.fromkeys(pid for pid in product_ids if pid))
         if not ids:
             raise InvalidInput("no product ids to delete")
-        existing = await self._store.run(self._store.store.get, ids)
+        existing = await self._stored_products(ids, known)
         deleted = [pid for pid in ids if pid in existing]
         if deleted:
             await self._store.run(self._store.store.delete, deleted)
             await self._changed()
         return deleted, [pid for pid in ids if pid not in existing]
+
+    async def _stored_products(
+        self, ids: list[str], known: Known | None
+    ) -> dict[str, StoredProduct]:
+        if known is not None:
+            return {pid: known[pid] for pid in ids if pid in known}
+        return await self._store.run(self._store.store.get, ids)
 
     async def optimize(self) -> bool:
         # Index builds take as long as they take; a deadline would abandon a useful build.

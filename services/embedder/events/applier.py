@@ -114,6 +114,8 @@ class ChangeApplier:
 
     async def _apply_round(self, batch: list[PendingChange]) -> dict[str, EntryOutcome]:
         known = await self._load([c.product_id for c in batch])
+        # Read under the lock: the writer decides on these, without reading them again.
+        stored = {pid: p.stored for pid, p in known.items() if p.stored is not None}
         outcomes: dict[str, EntryOutcome] = {}
         upserts: list[tuple[PendingChange, UpsertItem]] = []
         patches: list[tuple[PendingChange, ProductPatch]] = []
@@ -142,19 +144,19 @@ class ChangeApplier:
                 news = change.version > product.tombstone
                 outcomes[change.entry_id] = Applied.APPLIED if news else Applied.SUPERSEDED
         if upserts:
-            results = await self._writer.upsert([item for _, item in upserts])
+            results = await self._writer.upsert([item for _, item in upserts], stored)
             for (change, _), result in zip(upserts, results, strict=True):
                 outcomes[change.entry_id] = result.error or Applied.APPLIED
                 if result.error is None:
                     await self._client.delete(self._key("orphans", change.product_id))
         if patches:
-            results = await self._writer.update([patch for _, patch in patches])
+            results = await self._writer.update([patch for _, patch in patches], stored)
             for (change, _), result in zip(patches, results, strict=True):
                 # A product deleted meanwhile has nothing to update: done.
                 error = None if isinstance(result.error, NotFound) else result.error
                 outcomes[change.entry_id] = error or Applied.APPLIED
         if deletes:
-            await self._writer.delete(deletes)
+            await self._writer.delete(deletes, stored)
         return outcomes
 
     def _upsert(self, version: int, change: Upsert, product: _Product) -> UpsertItem | None:
