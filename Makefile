@@ -57,6 +57,7 @@ serve-search: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.embed_throughput
 	$(BIN)/python -m benchmarks.search_latency
+	$(BIN)/python -m benchmarks.decode_memory
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock:

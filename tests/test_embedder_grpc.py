@@ -164,9 +164,8 @@ async def test_upsert_is_idempotent_and_skips_the_model(
 
 async def test_upsert_precomputed_vectors(svc: RunningEmbedder, embedder: ImageEmbedder) -> None:
     vec = common_pb2.Embedding(values=[0.5] * 1280, model_id=embedder.model_id)
-    no_model = common_pb2.Embedding(values=[0.25] * 1280)
-    results = await upsert(svc, item("v1", vector=vec), item("v2", vector=no_model))
-    assert [r.outcome for r in results] == [OUT.UPSERT_OUTCOME_UPSERTED] * 2
+    results = await upsert(svc, item("v1", vector=vec))
+    assert [r.outcome for r in results] == [OUT.UPSERT_OUTCOME_UPSERTED]
     again = await upsert(svc, item("v1", vector=vec))
     assert again[0].outcome == OUT.UPSERT_OUTCOME_UNCHANGED
     other = common_pb2.Embedding(values=[0.5] * 1280, model_id="inception_v3@0cc3c7bd")

@@ -113,11 +113,15 @@ async def test_missing_file_and_byte_limit(root: Path) -> None:
         await fetcher(root).load(ImageInput(data=b""))
 
 
+def host_port(server_url: str) -> str:
+    return server_url.removeprefix("http://")
+
+
 async def test_http_allowed_host(image_server: str) -> None:
-    f = fetcher(http_allowed_hosts="127.0.0.1")
+    f = fetcher(http_allowed_hosts=host_port(image_server))
     assert await f.load(ImageInput(uri=image_server + "/small.jpg")) == product_jpeg()
     with pytest.raises(InvalidImage, match="above the limit"):
-        await fetcher(http_allowed_hosts="127.0.0.1", max_bytes=200_000).load(
+        await fetcher(http_allowed_hosts=host_port(image_server), max_bytes=200_000).load(
             ImageInput(uri=image_server + "/large.jpg")
         )
     with pytest.raises(InvalidImage, match="HTTP 404"):
@@ -128,7 +132,7 @@ async def test_http_allowed_host(image_server: str) -> None:
 
 
 async def test_http_timeout(image_server: str) -> None:
-    f = fetcher(http_allowed_hosts="127.0.0.1", http_timeout_s=0.3)
+    f = fetcher(http_allowed_hosts=host_port(image_server), http_timeout_s=0.3)
     started = asyncio.get_running_loop().time()
     with pytest.raises(Unavailable, match=r"did not answer within 0\.3s"):
         await f.load(ImageInput(uri=image_server + "/slow.jpg"))

@@ -47,6 +47,10 @@ class Unavailable(VrsError):
         self.dependency = dependency
 
 
+class Overloaded(VrsError):
+    """Too much work is queued already; the caller should back off and retry later."""
+
+
 class WeightsUnavailable(VrsError):
     """Model weights could not be loaded; raised at startup, never swallowed."""
 

@@ -9,6 +9,7 @@ from vrs.errors import (
     InvalidInput,
     ModelMismatch,
     NotFound,
+    Overloaded,
     Unavailable,
     VrsError,
 )
@@ -20,6 +21,7 @@ _CODES: tuple[tuple[type[VrsError], grpc.StatusCode], ...] = (
     (ModelMismatch, grpc.StatusCode.FAILED_PRECONDITION),
     (ConfigurationError, grpc.StatusCode.FAILED_PRECONDITION),
     (Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (Overloaded, grpc.StatusCode.RESOURCE_EXHAUSTED),
 )
 
 
@@ -36,16 +38,20 @@ def item_error(error: VrsError) -> common_pb2.ItemError:
     return common_pb2.ItemError(code=common_pb2.Code.ValueType(code), message=str(error))
 
 
-def error_from_item(error: common_pb2.ItemError) -> VrsError:
+def error_from_status(code: grpc.StatusCode, message: str, dependency: str) -> VrsError:
+    """A remote service's status back as the domain error it stands for (clients of vrs
+    services); `dependency` names that service in an Unavailable."""
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return Unavailable(dependency, message)
+    for kind, mapped in _CODES:
+        if mapped == code and kind is not Unavailable:
+            return kind(message)
+    return VrsError(message)
+
+
+def error_from_item(error: common_pb2.ItemError, dependency: str) -> VrsError:
     """Back from the per-item form (clients of a batch RPC)."""
-    for kind, code in _CODES:
-        if code.value[0] == error.code:
-            return (
-                kind(error.message)
-                if kind is not Unavailable
-                else Unavailable("embedder", error.message)
-            )
-    return VrsError(error.message)
+    return error_from_status(status_of_item(error), error.message, dependency)
 
 
 def status_of_item(error: common_pb2.ItemError) -> grpc.StatusCode:

@@ -51,6 +51,12 @@ def product_to_proto(product: Product) -> common_pb2.ProductAttributes:
     return message
 
 
+def stored_product_to_proto(product: Product) -> common_pb2.ProductAttributes:
+    """For responses: a stored product, cut to the size limits (rows written before them
+    may exceed them, and one oversized row must not push a response past the message limit)."""
+    return product_to_proto(product.within_limits())
+
+
 def patch_from_proto(message: embedder_pb2.ProductPatch) -> ProductPatch:
     has = message.HasField
     return ProductPatch(

@@ -7,14 +7,17 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 from redis.retry import Retry
 
+from vrs.redis_url import url_and_password
 from vrs.settings import RedisSettings
+
+if TYPE_CHECKING:
+    from vrs.generation import CatalogGeneration
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -25,9 +28,10 @@ def redis_client(settings: RedisSettings, timeout_s: float | None = None) -> aio
     if not settings.url:
         raise ValueError("VRS_REDIS_URL is not set")
     timeout = settings.timeout_ms / 1000.0 if timeout_s is None else timeout_s
+    url, password = url_and_password(settings.url, settings.password)
     return aioredis.Redis.from_url(
-        settings.url,
-        password=settings.password.get_secret_value() if settings.password else None,
+        url,
+        password=password,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         # Retrying inside one call would stretch it past its deadline; the guard's back-off
@@ -38,24 +42,36 @@ def redis_client(settings: RedisSettings, timeout_s: float | None = None) -> aio
 
 
 class RedisGuard:
+    """Runs Redis calls with a deadline; a failure is logged, counted and backs off."""
+
     def __init__(self, client: aioredis.Redis, settings: RedisSettings) -> None:
         self.client = client
         self._timeout_s = settings.timeout_ms / 1000.0
         self._retry_after_s = settings.retry_after_s
         self._down_until = 0.0
         self.errors = 0
+        # This Redis's catalog generations by key prefix, shared by everything in the process
+        # that uses this guard (see vrs.generation.catalog_generation).
+        self.generations: dict[str, CatalogGeneration] = {}
 
     @property
     def available(self) -> bool:
         return time.monotonic() >= self._down_until
 
+    @property
+    def retry_in_s(self) -> float:
+        """How long until the next call reaches Redis (0 when it would now)."""
+        return max(0.0, self._down_until - time.monotonic())
+
     async def call(self, what: str, op: Callable[[aioredis.Redis], Awaitable[T]]) -> T | None:
         """op(client) within the deadline, or None when Redis is down, slow or backing off."""
         if not self.available:
             return None
+        # Any exception, not only Redis and socket ones: a garbled reply that op cannot parse
+        # must not fail the caller either.
         try:
             return await asyncio.wait_for(op(self.client), self._timeout_s)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except Exception as exc:
             self.errors += 1
             self._down_until = time.monotonic() + self._retry_after_s
             log.warning(

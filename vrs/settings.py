@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from vrs.host_allowlist import format_entry, parse_entry
+
 Backbone = Literal["inception_v3", "efficientnet_lite0"]
 
 
@@ -68,6 +70,18 @@ class ModelSettings(BaseSettings):
         5.0, ge=0, description="How long a forward pass waits for more images to share it."
     )
     decode_workers: int = Field(2, ge=1, description="Threads decoding and resizing images.")
+    max_decode_queue: int = Field(
+        128,
+        ge=1,
+        description="Most images being decoded or waiting for a decode thread; beyond it, "
+        "new images get RESOURCE_EXHAUSTED at once.",
+    )
+    max_queue: int = Field(
+        256,
+        ge=1,
+        description="Most decoded images waiting for a forward pass; beyond it, new images get "
+        "RESOURCE_EXHAUSTED at once.",
+    )
 
 
 class ImageSettings(BaseSettings):
@@ -77,12 +91,34 @@ class ImageSettings(BaseSettings):
     max_pixels: int = Field(
         40_000_000, gt=0, description="Largest decoded image (width x height): bomb guard."
     )
+    large_decode_pixels: int = Field(
+        4_000_000,
+        ge=0,
+        description="Decodes of more pixels than this (after JPEG's reduced-scale decoding) are "
+        "large: they take a slot of large_decode_concurrency and hand their memory back to "
+        "the OS when done.",
+    )
+    large_decode_concurrency: int = Field(
+        1, ge=1, description="Most large decodes holding memory at once (the others wait)."
+    )
     file_root: Path | None = Field(
-        None, description="file:// URIs are served only from inside this folder; unset: refused."
+        None,
+        description="file:// URIs are served only from inside this folder, regular files "
+        "only; unset: refused.",
+    )
+    file_read_workers: int = Field(
+        4, ge=1, description="Threads reading file:// images (a pool of their own)."
+    )
+    file_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Deadline for reading one file:// image, waiting for a free reader included.",
     )
     http_allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated hosts http(s):// image URIs may use; empty: refused.",
+        description="Comma-separated host or host:port entries ([::1]:8080 for IPv6) that "
+        "http(s):// image URIs may reach; a host without a port allows only port 80 (http) and "
+        "443 (https); empty: refused.",
     )
     http_timeout_s: float = Field(10.0, gt=0, description="Deadline for fetching one image URI.")
 
@@ -92,6 +128,11 @@ class ImageSettings(BaseSettings):
         if isinstance(value, str):
             return [h.strip().lower() for h in value.split(",") if h.strip()]
         return value
+
+    @field_validator("http_allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, value: list[str]) -> list[str]:
+        return [format_entry(*parse_entry(entry)) for entry in value]
 
 
 class StoreSettings(BaseSettings):
@@ -103,8 +144,18 @@ class StoreSettings(BaseSettings):
         "mode; unset: embedded Qdrant Edge in data_dir.",
     )
     api_key: SecretStr | None = Field(None, description="Qdrant API key (server mode).")
-    prefer_grpc: bool = Field(True, description="Talk to the Qdrant server over gRPC.")
-    grpc_port: int = Field(6334, description="Qdrant server gRPC port.")
+    prefer_grpc: bool = Field(
+        True,
+        description="Talk to the Qdrant server over gRPC, on grpc_port (the URL's port is then "
+        "unused); false: REST on the URL's port.",
+    )
+    grpc_port: int = Field(
+        6334,
+        ge=1,
+        le=65535,
+        description="Qdrant server gRPC port, dialled instead of the URL's port when prefer_grpc "
+        "(startup logs and errors name the port used).",
+    )
     timeout_s: float = Field(10.0, gt=0, description="Deadline of every Qdrant call.")
     data_dir: Path = Field(
         Path("var/qdrant-edge"), description="Qdrant Edge data directory (one owner process)."
@@ -209,7 +260,22 @@ class EventsSettings(BaseSettings):
         7 * 86_400, ge=1, description="How long a delete keeps older redelivered events out."
     )
     lock_ttl_ms: int = Field(
-        30_000, ge=100, description="Per-product apply lock; freed after this if its holder died."
+        30_000,
+        ge=100,
+        description="Per-product apply lock, extended every third of it while its holder works; "
+        "freed after this if its holder died.",
+    )
+    lock_wait_ms: int = Field(
+        10_000,
+        ge=0,
+        description="Longest wait for a product's apply lock; past it the event is retried later "
+        "(a failed attempt).",
+    )
+    consumer_idle_delete_ms: int = Field(
+        3_600_000,
+        ge=1,
+        description="Consumers of the group idle this long and owning no pending entries are "
+        "removed from it (dead replicas' names).",
     )
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from services.embedder.decode import Pixels
 from services.embedder.model.engine import InferenceEngine
+from vrs.errors import Overloaded
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +23,17 @@ class MicroBatcher:
     forward pass, and hands each caller its own row.
 
     While a pass runs, new images queue up and form the next batch, so under load batches fill
-    without waiting at all.
+    without waiting at all. At most `max_queue` images wait: beyond that a caller gets
+    Overloaded at once, rather than a wait no deadline would survive.
     """
 
-    def __init__(self, engine: InferenceEngine, max_batch: int, max_wait_ms: float) -> None:
+    def __init__(
+        self, engine: InferenceEngine, max_batch: int, max_wait_ms: float, max_queue: int
+    ) -> None:
         self._engine = engine
         self._max_batch = max_batch
         self._max_wait_s = max_wait_ms / 1000.0
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(max_queue)
         # One thread: the model owns the device (or every core, on CPU); passes in parallel
         # would only contend. It also keeps the GIL-releasing forward pass off the event loop.
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="vrs-model")
@@ -52,10 +56,22 @@ class MicroBatcher:
         self._executor.shutdown(wait=True)
 
     async def embed(self, pixels: Pixels) -> np.ndarray:
+        """The image's vector; Overloaded at once when max_queue images are waiting."""
         self.start()
         future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
-        await self._queue.put((pixels, future))
+        try:
+            self._queue.put_nowait((pixels, future))
+        except asyncio.QueueFull:
+            raise Overloaded(
+                f"embedder queue is full ({self._queue.qsize()} images waiting for the model); "
+                "retry later"
+            ) from None
         return await future
+
+    async def warm_up(self) -> float:
+        """One forward pass on a dummy batch, in the model's thread; its duration in seconds."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._engine.warm_up)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

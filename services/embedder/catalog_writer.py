@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
 
 from services.embedder.embedding import ImageEmbedder
 from vrs.catalog import Product, ProductPatch, StoredProduct, Vector, Versions, checked_vector
-from vrs.errors import InvalidInput, ModelMismatch, NotFound, VrsError
+from vrs.errors import InvalidInput, InvalidVector, ModelMismatch, NotFound, VrsError
 from vrs.generation import CatalogGeneration
 from vrs.image_source import ImageInput, sha256_hex
+from vrs.item_failure import as_item_error
 from vrs.store.runner import StoreRunner
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 
 # Stored products by id, as a caller read them; ids absent from it are not in the store.
 Known = Mapping[str, StoredProduct]
+# Given the products about to be written, those that must not be, with why (the events
+# applier: products whose lock was lost while their images were fetched and embedded).
+WriteGate = Callable[[Sequence[str]], Awaitable[Mapping[str, VrsError]]]
 
 
 class Outcome(Enum):
@@ -73,9 +77,10 @@ class CatalogWriter:
         self.model_id = embedder.model_id
 
     async def upsert(
-        self, items: Sequence[UpsertItem], known: Known | None = None
+        self, items: Sequence[UpsertItem], known: Known | None = None, gate: WriteGate | None = None
     ) -> list[ItemResult]:
-        """`known`: the stored products, when the caller has just read them (else read here)."""
+        """`known`: the stored products, when the caller has just read them (else read here).
+        `gate`: asked right before the store write which products must not be written."""
         results: dict[int, ItemResult] = {}
         loaded: list[_Loaded] = []
         attempts = await asyncio.gather(
@@ -115,6 +120,8 @@ class CatalogWriter:
             else:
                 prev = existing.get(entry.product.product_id)
                 writes.append(self._stored(entry, vector, now, prev))
+        if gate is not None:
+            writes, rewrites = await _through_gate(gate, loaded, results, writes, rewrites)
         if writes:
             await self._store.run(self._store.store.upsert, writes)
         if rewrites:
@@ -188,6 +195,8 @@ class CatalogWriter:
         return await self._store.run(self._store.store.optimize, timeout_s=None)
 
     async def _changed(self) -> None:
+        # After the store write, and never failing it: a bump Redis does not take now stays
+        # pending and is retried until it lands (vrs.generation).
         if self._generation is not None:
             await self._generation.bump()
 
@@ -198,9 +207,10 @@ class CatalogWriter:
                 f"product {product.product_id!r}: give an image or a vector, not both"
             )
         if item.image is not None:
-            data = await self._embedder.fetcher.load(item.image)
             if not product.image_uri and item.image.uri:
-                product = replace(product, image_uri=item.image.uri)
+                # The URI becomes an attribute: held to its size limit, before any fetch.
+                product = replace(product, image_uri=item.image.uri).validated()
+            data = await self._embedder.fetcher.load(item.image)
             return _Loaded(index, item, product, data=data, image_sha256=sha256_hex(data))
         if item.vector is not None:
             if item.vector_model_id and item.vector_model_id != self.model_id:
@@ -211,6 +221,12 @@ class CatalogWriter:
             vector = checked_vector(
                 item.vector, self._embedder.dimension, f"vector of {product.product_id!r}"
             )
+            if not item.vector_model_id:
+                # Without it nothing shows the vector comes from this collection's model.
+                raise InvalidVector(
+                    f"vector for product {product.product_id!r} has no model_id; set it to the "
+                    f"model that computed the vector (the collection holds {self.model_id!r})"
+                )
             return _Loaded(
                 index, item, product, vector=vector, vector_sha256=sha256_hex(vector.tobytes())
             )
@@ -244,11 +260,30 @@ def _same_content(prev: StoredProduct, entry: _Loaded, model_id: str) -> bool:
     return bool(entry.vector_sha256) and prev.vector_sha256 == entry.vector_sha256
 
 
+async def _through_gate(
+    gate: WriteGate,
+    loaded: list[_Loaded],
+    results: dict[int, ItemResult],
+    writes: list[StoredProduct],
+    rewrites: list[StoredProduct],
+) -> tuple[list[StoredProduct], list[StoredProduct]]:
+    """The writes the gate lets through; the items it stops fail with its error."""
+    refused = await gate([s.product.product_id for s in (*writes, *rewrites)])
+    if not refused:
+        return writes, rewrites
+    for entry in loaded:
+        error = refused.get(entry.product.product_id)
+        if error is not None:
+            results[entry.index] = ItemResult(entry.product.product_id, Outcome.FAILED, error)
+    return (
+        [s for s in writes if s.product.product_id not in refused],
+        [s for s in rewrites if s.product.product_id not in refused],
+    )
+
+
 def _failed(product_id: str, error: BaseException) -> ItemResult:
-    if not isinstance(error, VrsError):
-        # Anything else is a bug or an outage, not the caller's fault: let it surface.
-        raise error
-    return ItemResult(product_id, Outcome.FAILED, error)
+    # A bug in one item (logged, INTERNAL) fails that item alone, not its whole batch.
+    return ItemResult(product_id, Outcome.FAILED, as_item_error(error, f"product {product_id!r}"))
 
 
 def _now() -> str:

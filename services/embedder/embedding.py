@@ -3,27 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 
 from services.embedder.batcher import MicroBatcher
-from services.embedder.decode import prepare
+from services.embedder.decode import Pixels, prepare
+from services.embedder.large_decodes import LargeDecodeGate
 from services.embedder.model.backbones import BACKBONES
 from services.embedder.model.engine import InferenceEngine
 from services.embedder.model.weights import load_model
 from vrs.catalog import Vector
+from vrs.errors import Overloaded
 from vrs.image_source import ImageFetcher, ImageInput, sha256_hex
 from vrs.settings import ImageSettings, ModelSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class EmbeddedImage:
+    """An image's vector and the SHA-256 of its bytes."""
+
     vector: Vector
     image_sha256: str
 
 
 class ImageEmbedder:
+    """Image bytes or URIs to vectors: bounded decoding, then shared forward passes."""
+
     def __init__(
         self,
         engine: InferenceEngine,
@@ -42,7 +51,17 @@ class ImageEmbedder:
         self._decode_pool = ThreadPoolExecutor(
             model.decode_workers, thread_name_prefix="vrs-decode"
         )
-        self._batcher = MicroBatcher(engine, model.max_batch_size, model.max_batch_wait_ms)
+        # The pool's own work queue is unbounded: these slots bound it. A slot is freed when
+        # the decode itself ends (or is cancelled before it starts), not when its caller
+        # gives up, so callers that time out cannot pile up work behind the bound.
+        self._max_decode_queue = model.max_decode_queue
+        self._decode_slots = threading.BoundedSemaphore(model.max_decode_queue)
+        self._large_decodes = LargeDecodeGate(
+            images.large_decode_pixels, images.large_decode_concurrency
+        )
+        self._batcher = MicroBatcher(
+            engine, model.max_batch_size, model.max_batch_wait_ms, model.max_queue
+        )
 
     @classmethod
     def from_settings(cls, model: ModelSettings, images: ImageSettings) -> ImageEmbedder:
@@ -50,22 +69,43 @@ class ImageEmbedder:
         engine = InferenceEngine(backbone, load_model(backbone, model), model)
         return cls(engine, model, images, ImageFetcher(images))
 
+    async def warm_up(self) -> None:
+        """One forward pass before serving (once per engine), so no request pays for it."""
+        if self.engine.warm_up_passes:
+            return
+        seconds = await self._batcher.warm_up()
+        log.info("model warmed up", extra={"model_id": self.model_id, "ms": round(seconds * 1e3)})
+
     async def embed_input(self, image: ImageInput) -> EmbeddedImage:
         """Bytes or URI to a vector, with the image's content hash."""
         data = await self.fetcher.load(image)
         return EmbeddedImage(await self.embed(data), sha256_hex(data))
 
     async def embed(self, data: bytes) -> Vector:
-        """One image's vector; InvalidImage when the bytes are not a usable image."""
-        loop = asyncio.get_running_loop()
-        pixels = await loop.run_in_executor(
-            self._decode_pool, partial(prepare, data, self._max_pixels, self._crop)
-        )
+        """One image's vector; InvalidImage when the bytes are not a usable image, Overloaded
+        at once when the decode or model queue is full."""
+        pixels = await asyncio.wrap_future(self._submit_decode(data))
         return await self._batcher.embed(pixels)
 
     async def embed_many(self, images: list[bytes]) -> list[Vector | BaseException]:
         """Each image's vector or its error, in order; one bad image fails alone."""
         return list(await asyncio.gather(*(self.embed(d) for d in images), return_exceptions=True))
+
+    def _submit_decode(self, data: bytes) -> Future[Pixels]:
+        if not self._decode_slots.acquire(blocking=False):
+            raise Overloaded(
+                f"embedder decode queue is full ({self._max_decode_queue} images being decoded "
+                "or waiting); retry later"
+            )
+        try:
+            future = self._decode_pool.submit(
+                prepare, data, self._max_pixels, self._crop, self._large_decodes
+            )
+        except BaseException:
+            self._decode_slots.release()
+            raise
+        future.add_done_callback(lambda _: self._decode_slots.release())
+        return future
 
     async def close(self) -> None:
         await self._batcher.stop()

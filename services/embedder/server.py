@@ -12,8 +12,9 @@ from services.embedder.events.applier import ChangeApplier
 from services.embedder.events.consumer import EventsConsumer
 from services.embedder.servicer import EmbedderServicer
 from vrs.errors import ConfigurationError
-from vrs.generation import CatalogGeneration
+from vrs.generation import BumpRetrier, catalog_generation
 from vrs.grpc_server import Closer, GrpcServer, ServiceBinding, create_grpc_server
+from vrs.redis_check import check_redis
 from vrs.redis_guard import RedisGuard, redis_client
 from vrs.settings import Settings
 from vrs.store.factory import open_store_for_writing
@@ -42,6 +43,9 @@ async def build_embedder(
     redis: RedisGuard | None = None,
 ) -> EmbedderParts:
     closers: list[Closer] = []
+    if settings.events.enabled:
+        # Before the model loads: a wrong Redis address or password is refused in seconds.
+        await check_redis(settings.redis, "catalog events (VRS_EVENTS_ENABLED)")
     if embedder is None:
         embedder = ImageEmbedder.from_settings(settings.model, settings.images)
         closers.append(embedder.close)
@@ -54,7 +58,15 @@ async def build_embedder(
     if redis is None and settings.redis.url:
         redis = RedisGuard(redis_client(settings.redis), settings.redis)
         closers.append(redis.close)
-    generation = CatalogGeneration(redis, settings.redis.key_prefix) if redis else None
+    generation = None
+    if redis is not None:
+        generation = catalog_generation(redis, settings.redis.key_prefix)
+        retrier = BumpRetrier(generation, redis)
+        retrier.start()
+        closers.append(retrier.stop)
+    # Before anything can reach the model (events, then SERVING): no request pays for the
+    # first pass's lazy initialisation, and a model that cannot run fails the start.
+    await embedder.warm_up()
     writer = CatalogWriter(embedder, store, generation)
     events = (
         await _start_events(settings, writer, store, closers) if settings.events.enabled else None
@@ -89,7 +101,13 @@ async def _start_events(
     )
     closers.append(client.aclose)
     applier = ChangeApplier(
-        writer, store, client, settings.redis.key_prefix, events.tombstone_ttl_s, events.lock_ttl_ms
+        writer,
+        store,
+        client,
+        settings.redis.key_prefix,
+        events.tombstone_ttl_s,
+        events.lock_ttl_ms,
+        events.lock_wait_ms,
     )
     name = events.consumer or f"{socket.gethostname()}-{os.getpid()}"
     consumer = EventsConsumer(client, applier, events, name, settings.redis.key_prefix)

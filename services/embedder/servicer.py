@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 
 from services.embedder.catalog_writer import (
     CatalogWriter,
@@ -13,14 +14,16 @@ from services.embedder.catalog_writer import (
 )
 from services.embedder.embedding import ImageEmbedder
 from services.embedder.events.consumer import EventsConsumer
-from vrs.errors import InvalidInput, VrsError
+from vrs.catalog import ProductPatch, normalize_product_id, normalize_product_ids
+from vrs.errors import InvalidInput
 from vrs.grpc_errors import item_error, status_of_item
 from vrs.grpc_server import Context
+from vrs.item_failure import as_item_error
 from vrs.proto_convert import (
     image_from_proto,
     patch_from_proto,
     product_from_proto,
-    product_to_proto,
+    stored_product_to_proto,
 )
 from vrs.store.runner import StoreRunner
 from vrs.v1 import common_pb2, embedder_pb2, embedder_pb2_grpc
@@ -70,8 +73,8 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
     async def _embed_one(self, source: common_pb2.ImageSource) -> embedder_pb2.EmbedResult:
         try:
             embedded = await self._embedder.embed_input(image_from_proto(source))
-        except VrsError as exc:
-            return embedder_pb2.EmbedResult(error=item_error(exc))
+        except Exception as exc:
+            return embedder_pb2.EmbedResult(error=item_error(as_item_error(exc, "an image")))
         return embedder_pb2.EmbedResult(
             embedding=common_pb2.Embedding(
                 values=embedded.vector.tolist(), model_id=self._embedder.model_id
@@ -82,8 +85,21 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
     async def UpsertProducts(
         self, request: embedder_pb2.UpsertProductsRequest, context: Context
     ) -> embedder_pb2.UpsertProductsResponse:
-        results = await self._writer.upsert([_upsert_item(i) for i in request.items])
+        results = await self._upsert(request.items)
         return embedder_pb2.UpsertProductsResponse(results=[_upsert_result(r) for r in results])
+
+    async def _upsert(self, messages: Sequence[embedder_pb2.ProductUpsert]) -> list[ItemResult]:
+        """Items that do not convert fail alone; the others go to the writer together."""
+        items: list[UpsertItem] = []
+        refused: dict[int, ItemResult] = {}
+        for i, message in enumerate(messages):
+            try:
+                items.append(_upsert_item(message))
+            except Exception as exc:
+                error = as_item_error(exc, f"item {i} of the batch")
+                refused[i] = ItemResult(message.product.product_id, Outcome.FAILED, error)
+        written = iter(await self._writer.upsert(items) if items else [])
+        return [refused.get(i) or next(written) for i in range(len(messages))]
 
     async def StreamUpsertProducts(
         self,
@@ -92,7 +108,7 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
     ) -> embedder_pb2.UpsertSummary:
         summary = embedder_pb2.UpsertSummary()
         async for request in request_iterator:
-            results = await self._writer.upsert([_upsert_item(i) for i in request.items])
+            results = await self._upsert(request.items)
             for result in results:
                 summary.received += 1
                 if result.outcome is Outcome.UPSERTED:
@@ -114,8 +130,9 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
     async def UpdateProducts(
         self, request: embedder_pb2.UpdateProductsRequest, context: Context
     ) -> embedder_pb2.UpdateProductsResponse:
-        patches = [patch_from_proto(p) for p in request.patches]
-        results = await self._writer.update(patches)
+        patches, refused = _patches(request.patches)
+        applied = iter(await self._writer.update(patches) if patches else [])
+        results = [refused.get(i) or next(applied) for i in range(len(request.patches))]
         return embedder_pb2.UpdateProductsResponse(
             results=[
                 embedder_pb2.UpdateResult(
@@ -130,16 +147,17 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
     async def DeleteProducts(
         self, request: embedder_pb2.DeleteProductsRequest, context: Context
     ) -> embedder_pb2.DeleteProductsResponse:
-        deleted, not_found = await self._writer.delete(list(request.product_ids))
+        ids = normalize_product_ids(request.product_ids)
+        deleted, not_found = await self._writer.delete(ids)
         return embedder_pb2.DeleteProductsResponse(deleted=deleted, not_found=not_found)
 
     async def GetProducts(
         self, request: embedder_pb2.GetProductsRequest, context: Context
     ) -> embedder_pb2.GetProductsResponse:
-        ids = list(dict.fromkeys(request.product_ids))
+        ids = list(dict.fromkeys(normalize_product_ids(request.product_ids)))
         found = await self._store.run(self._store.store.get, ids)
         return embedder_pb2.GetProductsResponse(
-            products=[product_to_proto(found[pid].product) for pid in ids if pid in found],
+            products=[stored_product_to_proto(found[pid].product) for pid in ids if pid in found],
             not_found=[pid for pid in ids if pid not in found],
         )
 
@@ -177,6 +195,23 @@ def _upsert_item(message: embedder_pb2.ProductUpsert) -> UpsertItem:
             product, vector=list(message.vector.values), vector_model_id=message.vector.model_id
         )
     return UpsertItem(product)
+
+
+def _patches(
+    messages: Sequence[embedder_pb2.ProductPatch],
+) -> tuple[list[ProductPatch], dict[int, ItemResult]]:
+    """The patches with normalised ids, and a failed result for each one whose id is bad
+    (by position: a bad id fails its patch alone)."""
+    patches: list[ProductPatch] = []
+    refused: dict[int, ItemResult] = {}
+    for i, message in enumerate(messages):
+        try:
+            patch = patch_from_proto(message)
+            patches.append(replace(patch, product_id=normalize_product_id(patch.product_id)))
+        except Exception as exc:
+            error = as_item_error(exc, f"patch {i} of the batch")
+            refused[i] = ItemResult(message.product_id, Outcome.FAILED, error)
+    return patches, refused
 
 
 def _upsert_result(result: ItemResult) -> embedder_pb2.UpsertResult:

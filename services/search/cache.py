@@ -1,35 +1,47 @@
 """Redis cache of hot search results and query embeddings.
 
 Result keys carry the catalog generation: a catalog change bumps it, and every older result
-becomes unreachable at once (it then expires by TTL). Redis trouble never reaches the caller:
-see vrs.redis_guard.
+becomes unreachable at once (it then expires by TTL); vrs.generation keeps that true across
+Redis outages and restarts. A result is stored under the generation read before computing it,
+with a plain SET: when a change lands meanwhile, its bump (after the store write) has already
+made that key unreachable. Redis trouble never reaches the caller (see vrs.redis_guard), nor
+does a cached value that cannot be decoded (a miss).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
 from services.search.results import SearchResult
 from vrs.catalog import Vector
-from vrs.generation import CatalogGeneration
+from vrs.generation import catalog_generation
 from vrs.redis_guard import RedisGuard
 from vrs.settings import CacheSettings
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 
 class SearchCache:
+    """Hot search results and query embeddings in Redis, best effort."""
+
     def __init__(self, guard: RedisGuard, settings: CacheSettings, key_prefix: str) -> None:
         self._guard = guard
         self._settings = settings
         self._prefix = key_prefix
-        self.generation = CatalogGeneration(guard, key_prefix)
+        self.generation = catalog_generation(guard, key_prefix)
         self.hits = 0
         self.misses = 0
+        self._bad_values = 0
 
     @property
     def errors(self) -> int:
-        return self._guard.errors
+        return self._guard.errors + self._bad_values
 
     def result_key(self, model_id: str, generation: int, query: str) -> str:
         digest = hashlib.sha256(query.encode()).hexdigest()[:32]
@@ -37,11 +49,12 @@ class SearchCache:
 
     async def get_result(self, key: str) -> SearchResult | None:
         raw = await self._guard.call("get result", lambda r: r.get(key))
-        if raw is None:
+        result = None if raw is None else self._decoded("result", key, raw, SearchResult.decode)
+        if result is None:
             self.misses += 1
             return None
         self.hits += 1
-        return SearchResult.decode(_as_bytes(raw)).cached()
+        return result.cached()
 
     async def put_result(self, key: str, result: SearchResult) -> None:
         ttl = self._settings.result_ttl_s
@@ -50,7 +63,7 @@ class SearchCache:
     async def get_embedding(self, model_id: str, image_sha256: str) -> Vector | None:
         key = self._embedding_key(model_id, image_sha256)
         raw = await self._guard.call("get embedding", lambda r: r.get(key))
-        return None if raw is None else np.frombuffer(_as_bytes(raw), dtype=np.float32).copy()
+        return None if raw is None else self._decoded("embedding", key, raw, _vector)
 
     async def put_embedding(self, model_id: str, image_sha256: str, vector: Vector) -> None:
         key = self._embedding_key(model_id, image_sha256)
@@ -58,8 +71,30 @@ class SearchCache:
         ttl = self._settings.embedding_ttl_s
         await self._guard.call("put embedding", lambda r: r.set(key, data, ex=ttl))
 
+    def _decoded(
+        self, what: str, key: str, raw: bytes | str, decode: Callable[[bytes], T]
+    ) -> T | None:
+        try:
+            return decode(_as_bytes(raw))
+        except Exception as exc:
+            # Written by another version, or garbled: recompute rather than fail the search.
+            self._bad_values += 1
+            log.warning(
+                "cached %s cannot be decoded; treating it as a miss",
+                what,
+                extra={"key": key, "error": f"{type(exc).__name__}: {exc}"},
+            )
+            return None
+
     def _embedding_key(self, model_id: str, image_sha256: str) -> str:
         return f"{self._prefix}:embedding:{model_id}:{image_sha256}"
+
+
+def _vector(raw: bytes) -> Vector:
+    vector = np.frombuffer(raw, dtype=np.float32).copy()
+    if vector.size == 0 or not np.isfinite(vector).all():
+        raise ValueError(f"not a vector: {vector.size} values, finite: {np.isfinite(vector).all()}")
+    return vector
 
 
 def _as_bytes(raw: bytes | str) -> bytes:

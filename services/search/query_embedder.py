@@ -10,8 +10,8 @@ import numpy as np
 
 from services.embedder.embedding import ImageEmbedder
 from vrs.catalog import Vector
-from vrs.errors import InvalidImage, Unavailable, VrsError
-from vrs.grpc_errors import error_from_item
+from vrs.errors import InvalidImage, VrsError
+from vrs.grpc_errors import error_from_item, error_from_status
 from vrs.v1 import common_pb2, embedder_pb2, embedder_pb2_grpc
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class GrpcQueryEmbedder:
             raise self._translate(exc) from exc
         result = response.results[0]
         if result.HasField("error"):
-            raise error_from_item(result.error)
+            raise error_from_item(result.error, "embedder")
         return np.asarray(result.embedding.values, dtype=np.float32), response.model_id
 
     async def model_id(self) -> str:
@@ -83,6 +83,7 @@ class GrpcQueryEmbedder:
         code, details = exc.code(), exc.details() or ""
         if code == grpc.StatusCode.INVALID_ARGUMENT:
             return InvalidImage(details)
-        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            return Unavailable("embedder", f"{self._address}: {code.name}: {details}")
-        return VrsError(f"embedder {self._address} failed: {code.name}: {details}")
+        error = error_from_status(code, f"{self._address}: {code.name}: {details}", "embedder")
+        if type(error) is VrsError:
+            return VrsError(f"embedder {self._address} failed: {code.name}: {details}")
+        return error

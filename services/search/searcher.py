@@ -16,9 +16,10 @@ from services.search.cache import SearchCache
 from services.search.query_embedder import QueryEmbedder
 from services.search.results import ImageQuery, Match, ProductQuery, SearchOptions, SearchResult
 from services.search.singleflight import SingleFlight
-from vrs.catalog import Vector
+from vrs.catalog import Vector, normalize_product_id
 from vrs.errors import InvalidInput, ModelMismatch, NotFound, VrsError
 from vrs.image_source import ImageFetcher, sha256_hex
+from vrs.item_failure import as_item_error
 from vrs.settings import SearchSettings
 from vrs.store.filters import ProductFilter
 from vrs.store.runner import StoreRunner
@@ -61,8 +62,7 @@ class Searcher:
         return await self._cached(f"image:{sha}", k, flt, max_distance, model_id, compute)
 
     async def by_product(self, query: ProductQuery) -> SearchResult:
-        if not query.product_id:
-            raise InvalidInput("product_id is missing")
+        query = replace(query, product_id=normalize_product_id(query.product_id))
         k, flt, max_distance = self._checked(query.options)
         flt = replace(flt, exclude_product_ids=(query.product_id,))
         model_id = await self._store.model_id()
@@ -78,8 +78,11 @@ class Searcher:
             f"product:{query.product_id}", k, flt, max_distance, model_id, compute
         )
 
-    async def batch(self, queries: Sequence[Query]) -> list[SearchResult | VrsError]:
-        """One result or error per query; a bad query fails alone."""
+    async def batch(self, queries: Sequence[Query | VrsError]) -> list[SearchResult | VrsError]:
+        """One result or error per query; a bad query fails alone, even with a bug.
+
+        A query the edge could not convert comes in as its error and goes out unchanged.
+        """
         if not queries:
             raise InvalidInput("no queries in the batch")
         if len(queries) > self._settings.max_batch_queries:
@@ -87,12 +90,14 @@ class Searcher:
                 f"{len(queries)} queries in one batch, at most {self._settings.max_batch_queries}"
             )
         outcomes = await asyncio.gather(*(self._one(q) for q in queries), return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException) and not isinstance(outcome, VrsError):
-                raise outcome
-        return outcomes  # type: ignore[return-value]
+        return [
+            o if isinstance(o, SearchResult) else as_item_error(o, f"query {i} of the batch")
+            for i, o in enumerate(outcomes)
+        ]
 
-    async def _one(self, query: Query) -> SearchResult:
+    async def _one(self, query: Query | VrsError) -> SearchResult:
+        if isinstance(query, VrsError):
+            raise query
         return await (
             self.by_image(query) if isinstance(query, ImageQuery) else self.by_product(query)
         )

@@ -13,6 +13,7 @@ from services.search.servicer import SearchServicer
 from vrs.errors import ConfigurationError, Unavailable
 from vrs.grpc_server import Closer, GrpcServer, ServiceBinding, create_grpc_server
 from vrs.image_source import ImageFetcher
+from vrs.limits import check_response_fits
 from vrs.redis_guard import RedisGuard, redis_client
 from vrs.settings import Settings
 from vrs.store.factory import check_shared_store, open_store_for_reading
@@ -40,6 +41,9 @@ async def build_search(
     redis: RedisGuard | None = None,
 ) -> SearchParts:
     closers: list[Closer] = []
+    check_response_fits(
+        settings.search.max_k, settings.search.max_batch_queries, settings.server.max_message_mb
+    )
     if store is None:
         check_shared_store(settings.store)  # fail fast, before waiting for the embedder
     if embedder is None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from services.search.results import ImageQuery, ProductQuery, SearchOptions, SearchResult
 from services.search.searcher import Query, Searcher
-from vrs.errors import InvalidInput
+from vrs.errors import InvalidInput, VrsError
 from vrs.grpc_errors import item_error
 from vrs.grpc_server import Context
-from vrs.proto_convert import image_from_proto, product_to_proto
+from vrs.item_failure import as_item_error
+from vrs.proto_convert import image_from_proto, stored_product_to_proto
 from vrs.store.filters import ProductFilter
 from vrs.store.runner import StoreRunner
 from vrs.v1 import search_pb2, search_pb2_grpc
@@ -31,15 +32,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     async def BatchSearch(
         self, request: search_pb2.BatchSearchRequest, context: Context
     ) -> search_pb2.BatchSearchResponse:
-        queries: list[Query] = []
-        for query in request.queries:
-            kind = query.WhichOneof("query")
-            if kind == "by_image":
-                queries.append(_image_query(query.by_image))
-            elif kind == "by_product":
-                queries.append(_product_query(query.by_product))
-            else:
-                raise InvalidInput(f"query {len(queries)} of the batch is empty")
+        queries = [_batch_query(i, query) for i, query in enumerate(request.queries)]
         response = search_pb2.BatchSearchResponse()
         for outcome in await self._searcher.batch(queries):
             if isinstance(outcome, SearchResult):
@@ -86,6 +79,19 @@ def _options(
     )
 
 
+def _batch_query(index: int, query: search_pb2.SearchQuery) -> Query | VrsError:
+    """The query, or the error that fails it alone."""
+    try:
+        kind = query.WhichOneof("query")
+        if kind == "by_image":
+            return _image_query(query.by_image)
+        if kind == "by_product":
+            return _product_query(query.by_product)
+        return InvalidInput(f"query {index} of the batch is empty: set by_image or by_product")
+    except Exception as exc:
+        return as_item_error(exc, f"query {index} of the batch")
+
+
 def _image_query(request: search_pb2.SearchByImageRequest) -> ImageQuery:
     return ImageQuery(
         image=image_from_proto(request.image),
@@ -114,7 +120,7 @@ def _response(result: SearchResult) -> search_pb2.SearchResponse:
             search_pb2.Match(
                 product_id=m.product.product_id,
                 distance=m.distance,
-                product=product_to_proto(m.product),
+                product=stored_product_to_proto(m.product),
             )
             for m in result.matches
         ],

@@ -16,12 +16,18 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(
+        self, workdir: Path, *, appendonly: bool = False, password: str | None = None
+    ) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (Debian package redis-server)")
         self._binary = binary
         self._workdir = workdir
+        # AOF with an fsync per write: a kill loses nothing, as a persistent Redis behaves.
+        self.appendonly = appendonly
+        # With a password, clients must AUTH (redis-server --requirepass); url leaves it out.
+        self.password = password
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -40,9 +46,12 @@ class RedisServer:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.appendonly else "no",
+                "--appendfsync",
+                "always",
                 "--dir",
                 str(self._workdir),
+                *(["--requirepass", self.password] if self.password else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -52,7 +61,8 @@ class RedisServer:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
                     sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
+                    # NOAUTH: up, and asking for the password.
+                    if sock.recv(16).startswith((b"+PONG", b"-NOAUTH")):
                         return
             except OSError:
                 time.sleep(0.05)
@@ -63,3 +73,8 @@ class RedisServer:
             self._process.kill()
             self._process.wait(10)
             self._process = None
+
+    def restart(self) -> None:
+        """Kill and start again on the same port and dir (with AOF, the data comes back)."""
+        self.stop()
+        self.start()

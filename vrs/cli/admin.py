@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from vrs.catalog import normalize_product_ids
 from vrs.cli.client import CliError, VrsClient
+from vrs.errors import InvalidProduct
 from vrs.v1 import embedder_pb2
 
 
 def delete(client: VrsClient, product_ids: Sequence[str]) -> int:
+    try:
+        ids = normalize_product_ids(product_ids)
+    except InvalidProduct as exc:
+        raise CliError(str(exc)) from exc
     response = client.call(
-        client.embedder.DeleteProducts, embedder_pb2.DeleteProductsRequest(product_ids=product_ids)
+        client.embedder.DeleteProducts, embedder_pb2.DeleteProductsRequest(product_ids=ids)
     )
     print(
         f"deleted {len(response.deleted)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,20 +34,31 @@ def read_catalog(path: Path) -> list[CatalogEntry]:
     if not path.is_file():
         raise CliError(f"no such catalog: {path}")
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    elif suffix in (".jsonl", ".ndjson"):
-        rows = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise CliError(f"{path}:{n}: not JSON: {exc.msg}") from exc
-    else:
+    if suffix not in (".csv", ".jsonl", ".ndjson"):
         raise CliError(f"{path}: a catalog is a folder of images, a .csv or a .jsonl file")
-    return [_entry(row, path.parent, f"{path}:{n}") for n, row in enumerate(rows, 2)]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+    except OSError as exc:
+        raise CliError(f"cannot read catalog {path}: {exc.strerror or exc}") from exc
+    if suffix == ".csv":
+        try:
+            rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        except csv.Error as exc:
+            raise CliError(f"{path}: not a readable CSV ({exc})") from exc
+        return [_entry(row, path.parent, f"{path}:{n}") for n, row in enumerate(rows, 2)]
+    entries = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CliError(f"{path}:{n}: not JSON: {exc.msg}") from exc
+            if not isinstance(row, dict):
+                raise CliError(f"{path}:{n}: a product is a JSON object, not {type(row).__name__}")
+            entries.append(_entry(row, path.parent, f"{path}:{n}"))
+    return entries
 
 
 def _folder(root: Path) -> Iterator[CatalogEntry]:

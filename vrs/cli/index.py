@@ -7,8 +7,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from vrs.catalog import normalize_product_id
 from vrs.cli.catalog_files import CatalogEntry, read_catalog
 from vrs.cli.client import CliError, VrsClient
+from vrs.errors import InvalidProduct
 from vrs.v1 import common_pb2, embedder_pb2
 
 
@@ -29,6 +31,8 @@ def index_catalog(client: VrsClient, path: Path, batch_size: int = 32) -> int:
                     items.append(_upsert(entry))
                 except OSError as exc:
                     local_failures.append((entry.product_id, f"cannot read {entry.image}: {exc}"))
+                except InvalidProduct as exc:
+                    local_failures.append((repr(entry.product_id), str(exc)))
             progress.update(min(batch_size, len(entries) - start))
             if items:
                 yield embedder_pb2.UpsertProductsRequest(items=items)
@@ -54,7 +58,7 @@ def index_catalog(client: VrsClient, path: Path, batch_size: int = 32) -> int:
 
 def _upsert(entry: CatalogEntry) -> embedder_pb2.ProductUpsert:
     product = common_pb2.ProductAttributes(
-        product_id=entry.product_id,
+        product_id=normalize_product_id(entry.product_id),
         title=entry.title,
         category=entry.category,
         brand=entry.brand,

@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
+
+from pydantic import ValidationError
 
 from vrs.cli.client import DEFAULT_ADDRESS, CliError, VrsClient
+from vrs.errors import VrsError
+from vrs.logs import redact, register_settings_secrets
+from vrs.settings_errors import settings_problems
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one line (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vrs", description="Visual product recommender.")
+    parser = _Parser(prog="vrs", description="Visual product recommender.")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="print the traceback of unexpected errors (also with VRS_LOG_LEVEL=DEBUG)",
+    )
     parser.add_argument(
         "--address",
         default=os.environ.get("VRS_ADDRESS", DEFAULT_ADDRESS),
@@ -160,8 +180,9 @@ def _dispatch(client: VrsClient, args: argparse.Namespace) -> int:
 def _publish(args: argparse.Namespace) -> int:
     from vrs.catalog import ProductPatch
     from vrs.cli.publish import publish_events
-    from vrs.settings import EventsSettings
+    from vrs.settings import EventsSettings, RedisSettings
 
+    redis_settings = RedisSettings()
     if not args.redis_url:
         raise CliError("no Redis to publish to: give --redis-url or set VRS_REDIS_URL")
     update = None
@@ -182,19 +203,43 @@ def _publish(args: argparse.Namespace) -> int:
         image_uris=args.image_uris,
         update=update,
         deletes=tuple(args.delete),
+        password=redis_settings.password,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _register_secrets()
         return run_command(args)
-    except CliError as exc:
-        print(f"vrs {args.command}: {exc}", file=sys.stderr)
+    except (CliError, VrsError) as exc:
+        _fail(args.command, str(exc))
+        return 1
+    except ValidationError as exc:
+        _fail(args.command, settings_problems(exc))
         return 1
     except KeyboardInterrupt:
-        print(f"vrs {args.command}: interrupted", file=sys.stderr)
+        _fail(args.command, "interrupted")
         return 130
+    except Exception as exc:
+        # Nothing foreseen, yet still one line; the traceback is for --debug.
+        if args.debug or os.environ.get("VRS_LOG_LEVEL", "").upper() == "DEBUG":
+            print(redact(traceback.format_exc()), file=sys.stderr, end="")
+        _fail(args.command, f"error: {type(exc).__name__}: {exc}")
+        return 1
+
+
+def _fail(command: str, message: str) -> None:
+    print(f"vrs {command}: {redact(' '.join(message.split()))}", file=sys.stderr)
+
+
+def _register_secrets() -> None:
+    """Secrets the environment gives this process, masked in whatever it prints."""
+    from vrs.settings import Settings
+
+    # Commands that need the settings report invalid ones themselves.
+    with contextlib.suppress(ValidationError):
+        register_settings_secrets(Settings.from_env())
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import redis
+from pydantic import SecretStr
 
 from vrs.catalog import Product, ProductPatch
 from vrs.cli.catalog_files import read_catalog
@@ -12,7 +13,13 @@ from vrs.cli.client import CliError
 from vrs.errors import VrsError
 from vrs.events.publish import delete_event, publish, update_event, upsert_event
 from vrs.image_source import ImageInput
+from vrs.redact import redact_text, redact_uri
+from vrs.redis_check import as_domain_error
+from vrs.redis_url import url_and_password
 from vrs.v1 import events_pb2
+
+# A publish blocks the shell, not a request path: generous, but never forever.
+_TIMEOUT_S = 10.0
 
 
 def publish_events(
@@ -23,7 +30,9 @@ def publish_events(
     image_uris: bool = False,
     update: ProductPatch | None = None,
     deletes: tuple[str, ...] = (),
+    password: SecretStr | None = None,
 ) -> int:
+    """Publish the events; password (VRS_REDIS_PASSWORD) wins over the URL's."""
     events: list[events_pb2.CatalogEvent] = []
     try:
         if catalog is not None:
@@ -50,15 +59,22 @@ def publish_events(
         raise CliError(str(exc)) from exc
     if not events:
         raise CliError("nothing to publish: give a catalog, --update ID or --delete ID")
-    client = redis.Redis.from_url(redis_url, socket_timeout=10)
+    where = redact_uri(redis_url)
+    url, secret = url_and_password(redis_url, password)
+    try:
+        client = redis.Redis.from_url(
+            url, password=secret, socket_timeout=_TIMEOUT_S, socket_connect_timeout=_TIMEOUT_S
+        )
+    except ValueError as exc:  # redis-py's word for a URL it cannot parse
+        raise CliError(f"cannot publish to {where}: {redact_text(str(exc))}") from exc
     try:
         for n, event in enumerate(events, 1):
             try:
                 publish(client, stream, event)
             except VrsError as exc:
                 raise CliError(f"event {n} ({event.product_id}): {exc}") from exc
-    except redis.RedisError as exc:
-        raise CliError(f"cannot publish to {redis_url}: {exc}") from exc
+    except (redis.RedisError, OSError) as exc:
+        raise CliError(f"cannot publish: {as_domain_error(exc, where)}") from exc
     finally:
         client.close()
     print(f"published {len(events)} event(s) to {stream}")

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from vrs.catalog import normalize_product_id
 from vrs.cli.client import CliError, VrsClient
 from vrs.cli.contact_sheet import Tile, render
+from vrs.errors import InvalidProduct
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 
@@ -46,12 +48,16 @@ def find_similar(client: VrsClient, query: SimilarQuery) -> search_pb2.SearchRes
                 **distance,
             ),
         )
-    if not query.product_id:
+    if query.product_id is None:
         raise CliError("give an image file or --product ID")
+    try:
+        product_id = normalize_product_id(query.product_id)
+    except InvalidProduct as exc:
+        raise CliError(str(exc)) from exc
     return client.call(
         client.search.SearchByProduct,
         search_pb2.SearchByProductRequest(
-            product_id=query.product_id, k=query.k, filter=query.search_filter(), **distance
+            product_id=product_id, k=query.k, filter=query.search_filter(), **distance
         ),
     )
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.lib.npyio import NpzFile
 
+from vrs.catalog import normalize_product_id
 from vrs.cli.client import CliError, VrsClient
+from vrs.errors import InvalidProduct
 from vrs.v1 import common_pb2, embedder_pb2
 
 
@@ -28,38 +34,120 @@ def read_vectors(path: Path) -> list[VectorRecord]:
     if not path.is_file():
         raise CliError(f"no such file or folder: {path}")
     if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            missing = {"ids", "vectors"} - set(data.files)
-            if missing:
-                raise CliError(f"{path}: needs arrays 'ids' and 'vectors', lacks {sorted(missing)}")
-            ids, vectors = data["ids"], data["vectors"]
-            categories = data["categories"] if "categories" in data.files else None
+        ids, vectors, categories = _npz(path)
     elif path.suffix == ".npy":
-        vectors = np.load(path, allow_pickle=False)
+        _check_format(path, "npy")
+        vectors = _array(path, "vectors", lambda: np.load(path, allow_pickle=False))
         ids_file = path.with_suffix(".ids.txt")
         if not ids_file.is_file():
             raise CliError(f"{path}: the ids go in {ids_file.name}, one per line")
-        ids = np.array([line.strip() for line in ids_file.read_text().splitlines() if line.strip()])
+        try:
+            lines = ids_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"{ids_file}: cannot read the ids ({exc})") from exc
+        ids = np.array([line.strip() for line in lines if line.strip()], dtype=str)
         categories = None
     else:
         raise CliError(f"{path}: vectors come as .npz, .npy or a folder of text files")
-    if vectors.ndim != 2 or len(vectors) != len(ids):
-        raise CliError(f"{path}: {len(ids)} ids for vectors of shape {vectors.shape}")
+    _check_shapes(path, ids, vectors, categories)
     return [
         VectorRecord(
-            str(pid),
+            _text(path, "ids", pid),
             np.asarray(vec, dtype=np.float32),
-            "" if categories is None else str(categories[i]),
+            "" if categories is None else _text(path, "categories", categories[i]),
         )
         for i, (pid, vec) in enumerate(zip(ids, vectors, strict=True))
     ]
+
+
+# What numpy raises on a corrupt, truncated or pickled .npz/.npy (allow_pickle stays False:
+# a pickle runs code of the file's author).
+_ZIP_MAGIC = b"PK"
+_NPY_MAGIC = b"\x93NUMPY"
+_NUMPY_READ_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+
+def _npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    _check_format(path, "npz")
+    archive = _array(path, "the archive", lambda: np.load(path, allow_pickle=False))
+    if not isinstance(archive, NpzFile):
+        raise CliError(f"{path}: not an .npz archive")
+    with archive as data:
+        missing = {"ids", "vectors"} - set(data.files)
+        if missing:
+            raise CliError(f"{path}: needs arrays 'ids' and 'vectors', lacks {sorted(missing)}")
+        ids = _array(path, "ids", lambda: data["ids"])
+        vectors = _array(path, "vectors", lambda: data["vectors"])
+        categories = (
+            _array(path, "categories", lambda: data["categories"])
+            if "categories" in data.files
+            else None
+        )
+    return ids, vectors, categories
+
+
+def _check_format(path: Path, expected: str) -> None:
+    """Refuses a file that is not what its name says before numpy sees it: numpy takes any
+    unknown content for a pickle, and its error would blame Python objects."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_NPY_MAGIC))
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read ({exc})") from exc
+    found = "npz" if head.startswith(_ZIP_MAGIC) else "npy" if head == _NPY_MAGIC else None
+    if found != expected:
+        actually = f"it is a .{found} file" if found else "neither a zip archive nor a .npy array"
+        raise CliError(f"{path}: not a .{expected} file ({actually})")
+
+
+def _array(path: Path, name: str, load: Callable[[], Any]) -> Any:
+    try:
+        return load()
+    except _NUMPY_READ_ERRORS as exc:
+        if "allow_pickle" in str(exc):
+            raise CliError(
+                f"{path}: {name} holds Python objects (a pickle), which vrs never loads: save "
+                "ids and categories as strings and vectors as numbers"
+            ) from exc
+        raise CliError(f"{path}: cannot read {name} ({type(exc).__name__}: {exc})") from exc
+
+
+def _check_shapes(
+    path: Path, ids: np.ndarray, vectors: np.ndarray, categories: np.ndarray | None
+) -> None:
+    if vectors.dtype.kind not in "fiu":
+        raise CliError(f"{path}: 'vectors' holds {vectors.dtype} values, not numbers")
+    if ids.dtype.kind not in "USiu":
+        raise CliError(f"{path}: 'ids' holds {ids.dtype} values, not strings or integers")
+    if categories is not None and categories.dtype.kind not in "US":
+        raise CliError(f"{path}: 'categories' holds {categories.dtype} values, not strings")
+    if ids.ndim != 1:
+        raise CliError(f"{path}: 'ids' must be one-dimensional, has shape {ids.shape}")
+    if vectors.ndim != 2 or len(vectors) != len(ids):
+        raise CliError(f"{path}: {len(ids)} ids for vectors of shape {vectors.shape}")
+    if categories is not None and categories.shape != ids.shape:
+        raise CliError(f"{path}: {len(ids)} ids but categories of shape {categories.shape}")
+
+
+def _text(path: Path, name: str, value: object) -> str:
+    """An id or category as text; bytes arrays (dtype S) must be UTF-8."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CliError(f"{path}: {name} holds bytes that are not UTF-8 ({exc})") from exc
+    return str(value)
 
 
 def _text_tree(root: Path) -> list[VectorRecord]:
     records = []
     for file in sorted(root.rglob("*.txt")):
         try:
-            values = [float(v) for v in file.read_text().replace("\n", ",").split(",") if v.strip()]
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"{file}: cannot read ({exc})") from exc
+        try:
+            values = [float(v) for v in text.replace("\n", ",").split(",") if v.strip()]
         except ValueError as exc:
             raise CliError(f"{file}: not comma-separated numbers ({exc})") from exc
         category = file.parent.name if file.parent != root else ""
@@ -70,7 +158,7 @@ def _text_tree(root: Path) -> list[VectorRecord]:
 
 
 def import_vectors(client: VrsClient, path: Path, model_id: str, batch_size: int = 256) -> int:
-    records = read_vectors(path)
+    records, bad_ids = _with_normalized_ids(read_vectors(path))
     index = client.embedder_stats().index
     if model_id != index.model_id:
         raise CliError(
@@ -101,8 +189,23 @@ def import_vectors(client: VrsClient, path: Path, model_id: str, batch_size: int
     summary = client.stream(client.embedder.StreamUpsertProducts, batches())
     print(
         f"imported {summary.upserted + summary.updated}, unchanged {summary.unchanged}, "
-        f"failed {summary.failed}"
+        f"failed {summary.failed + len(bad_ids)}"
     )
+    for reason in bad_ids:
+        print(f"  failed: {reason}")
     for failure in summary.failures:
         print(f"  failed {failure.product_id or '(no id)'}: {failure.error.message}")
-    return 1 if summary.failed else 0
+    return 1 if summary.failed or bad_ids else 0
+
+
+def _with_normalized_ids(records: list[VectorRecord]) -> tuple[list[VectorRecord], list[str]]:
+    """Records with the ids the server will use, and why the others were left out: a bad id
+    (one the server would refuse, or not even encodable) fails its own record only."""
+    kept: list[VectorRecord] = []
+    refused: list[str] = []
+    for record in records:
+        try:
+            kept.append(replace(record, product_id=normalize_product_id(record.product_id)))
+        except InvalidProduct as exc:
+            refused.append(str(exc))
+    return kept, refused

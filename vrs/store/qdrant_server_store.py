@@ -18,10 +18,12 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
 from vrs.catalog import StoredProduct, Vector, point_id
-from vrs.errors import ConfigurationError, ModelMismatch
+from vrs.errors import ConfigurationError, ModelMismatch, VrsError
+from vrs.redact import redact_text
 from vrs.settings import StoreSettings
 from vrs.store.base import Hit, StoreInfo, check_write, collection_name, model_id_of
 from vrs.store.filters import INDEXED_FIELDS, ProductFilter
+from vrs.store.qdrant_errors import endpoint, qdrant_errors
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ warnings.filterwarnings(
 
 
 def connect(settings: StoreSettings) -> QdrantClient:
+    """A client that has answered once; Unavailable/ConfigurationError naming the endpoint."""
     if settings.url == ":memory:":
         # Local mode has no payload indexes and always searches exactly, and says so on
         # every call; once is enough.
@@ -52,13 +55,29 @@ def connect(settings: StoreSettings) -> QdrantClient:
         return QdrantClient(":memory:")
     if not settings.url:
         raise ConfigurationError("VRS_QDRANT_URL is not set")
-    return QdrantClient(
-        url=settings.url,
-        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-        prefer_grpc=settings.prefer_grpc,
-        grpc_port=settings.grpc_port,
-        timeout=int(max(1, settings.timeout_s)),
-    )
+    where = endpoint(settings)
+    log.debug("qdrant: connecting to %s", where)
+    try:
+        client = QdrantClient(
+            url=settings.url,
+            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
+            prefer_grpc=settings.prefer_grpc,
+            grpc_port=settings.grpc_port,
+            timeout=int(max(1, settings.timeout_s)),
+        )
+    except ValueError as exc:  # qdrant-client's word for a URL it cannot use
+        raise ConfigurationError(
+            f"VRS_QDRANT_URL: cannot use {where}: {redact_text(str(exc))}"
+        ) from exc
+    # The client connects lazily; one cheap call now makes an unreachable server, a wrong
+    # port or a refused API key a clear startup refusal instead of a first-request failure.
+    try:
+        with qdrant_errors(settings):
+            client.get_collections()
+    except VrsError:
+        client.close()
+        raise
+    return client
 
 
 class QdrantServerStore:

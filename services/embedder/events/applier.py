@@ -12,7 +12,12 @@ the stream position (version) that last set each attribute and its image:
   late upsert that sits between them in the stream still gets them.
 
 Per product this is last-writer-wins by stream position, which is what in-order application
-gives. Everything runs under a per-product Redis lock, so read-decide-write never interleaves.
+gives. Everything runs under a per-product Redis lock, so read-decide-write never interleaves;
+a product whose lock was lost meanwhile is not written (its event is retried).
+
+Events fail alone: whatever one event raises becomes that event's outcome, and the others of
+its batch still apply. Only an outage (Redis, or the store) stops the batch, with nothing
+acknowledged.
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ from enum import Enum
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from services.embedder.catalog_writer import CatalogWriter, UpsertItem
-from services.embedder.events.locks import ProductLocks
+from services.embedder.events.locks import HeldLocks, ProductLocks
 from vrs.catalog import PATCHABLE, Product, ProductPatch, StoredProduct, Versions
-from vrs.errors import NotFound, VrsError
+from vrs.errors import NotFound, Overloaded, Unavailable, VrsError
 from vrs.events.schema import Change, Update, Upsert
 from vrs.store.runner import StoreRunner
 
@@ -48,7 +54,20 @@ class Applied(Enum):
 
 
 # Per entry: how it was done (acknowledge it), or the error that stopped it (retry it).
-EntryOutcome = Applied | VrsError
+EntryOutcome = Applied | Exception
+# Unavailable dependencies that are outages of the whole consumer, not of one event (an image
+# host that does not answer is one event's problem).
+OUTAGE_DEPENDENCIES = frozenset({"Qdrant"})
+
+
+def is_outage(error: BaseException) -> bool:
+    """Redis or the store is down, or the model is overloaded: retry the batch later, count
+    no event's attempt."""
+    if isinstance(error, Overloaded):
+        return True
+    if isinstance(error, Unavailable):
+        return error.dependency in OUTAGE_DEPENDENCIES
+    return isinstance(error, RedisError)
 
 
 @dataclass(frozen=True)
@@ -89,16 +108,18 @@ class ChangeApplier:
         key_prefix: str,
         tombstone_ttl_s: int,
         lock_ttl_ms: int,
+        lock_wait_ms: int = 10_000,
     ) -> None:
         self._writer = writer
         self._store = store
         self._client = client
         self._prefix = key_prefix
         self._ttl_s = tombstone_ttl_s
-        self._locks = ProductLocks(client, key_prefix, lock_ttl_ms)
+        self.locks = ProductLocks(client, key_prefix, lock_ttl_ms, lock_wait_ms)
 
     async def apply(self, changes: Sequence[PendingChange]) -> dict[str, EntryOutcome]:
-        """entry id -> Applied (acknowledge it) or the error that stopped it (retry it)."""
+        """entry id -> Applied (acknowledge it) or the error that stopped it (retry it), for
+        every change; raises only on an outage (is_outage)."""
         by_product: dict[str, list[PendingChange]] = defaultdict(list)
         for change in sorted(changes, key=lambda c: c.version):
             by_product[change.product_id].append(change)
@@ -108,28 +129,98 @@ class ChangeApplier:
         depth = max((len(v) for v in by_product.values()), default=0)
         for r in range(depth):
             batch = [pending[r] for pending in by_product.values() if len(pending) > r]
-            async with self._locks.hold([c.product_id for c in batch]):
-                outcomes.update(await self._apply_round(batch))
+            async with self.locks.hold([c.product_id for c in batch]) as held:
+                for change in batch:
+                    if change.product_id in held.refused:
+                        outcomes[change.entry_id] = held.refused[change.product_id]
+                mine = [c for c in batch if c.product_id not in held.refused]
+                outcomes.update(await self._apply_isolated(mine, held))
         return outcomes
 
-    async def _apply_round(self, batch: list[PendingChange]) -> dict[str, EntryOutcome]:
+    async def _apply_isolated(
+        self, batch: list[PendingChange], held: HeldLocks
+    ) -> dict[str, EntryOutcome]:
+        """The round; when it fails other than by an outage, each change again on its own, so
+        the one that fails takes the error and the others apply."""
+        if not batch:
+            return {}
+        try:
+            return await self._apply_round(batch, held)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            if len(batch) == 1:
+                _log_unexpected(exc, batch)
+                return {batch[0].entry_id: exc}
+            log.warning(
+                "catalog events: a round failed; applying its events one by one",
+                extra={"events": len(batch), "error": type(exc).__name__},
+            )
+        outcomes: dict[str, EntryOutcome] = {}
+        for change in batch:
+            try:
+                outcomes.update(await self._apply_round([change], held))
+            except Exception as exc:
+                if is_outage(exc):
+                    raise
+                _log_unexpected(exc, [change])
+                outcomes[change.entry_id] = exc
+        return outcomes
+
+    async def _apply_round(
+        self, batch: list[PendingChange], held: HeldLocks
+    ) -> dict[str, EntryOutcome]:
         known = await self._load([c.product_id for c in batch])
         # Read under the lock: the writer decides on these, without reading them again.
         stored = {pid: p.stored for pid, p in known.items() if p.stored is not None}
         outcomes: dict[str, EntryOutcome] = {}
         upserts: list[tuple[PendingChange, UpsertItem]] = []
+        for change in batch:
+            c = change.change
+            if isinstance(c, Upsert):
+                item = self._upsert(change.version, c, known[change.product_id])
+                if item is None:
+                    outcomes[change.entry_id] = Applied.SUPERSEDED
+                else:
+                    upserts.append((change, item))
+        # Upserts first: fetching and embedding is what fails most, and it writes nothing to
+        # Redis before the store, so a round that fails there can be redone event by event.
+        if upserts:
+            results = await self._writer.upsert(
+                [item for _, item in upserts], stored, gate=held.confirm
+            )
+            for (change, _), result in zip(upserts, results, strict=True):
+                outcomes[change.entry_id] = result.error or Applied.APPLIED
+                if result.error is None:
+                    await self._client.delete(self._key("orphans", change.product_id))
+        rest = [c for c in batch if not isinstance(c.change, Upsert)]
+        # Tombstones, orphans and attribute writes follow at once: confirmed locks have their
+        # whole TTL ahead of them.
+        lost = await held.confirm([c.product_id for c in rest]) if rest else {}
+        for change in rest:
+            if change.product_id in lost:
+                outcomes[change.entry_id] = lost[change.product_id]
+        outcomes.update(
+            await self._apply_rest([c for c in rest if c.product_id not in lost], known, stored)
+        )
+        return outcomes
+
+    async def _apply_rest(
+        self,
+        batch: list[PendingChange],
+        known: dict[str, _Product],
+        stored: dict[str, StoredProduct],
+    ) -> dict[str, EntryOutcome]:
+        """Updates and deletes of one round."""
+        outcomes: dict[str, EntryOutcome] = {}
         patches: list[tuple[PendingChange, ProductPatch]] = []
         deletes: list[str] = []
         for change in batch:
             product = known[change.product_id]
             c = change.change
             if isinstance(c, Upsert):
-                item = self._upsert(change.version, c, product)
-                if item is None:
-                    outcomes[change.entry_id] = Applied.SUPERSEDED
-                else:
-                    upserts.append((change, item))
-            elif isinstance(c, Update):
+                continue
+            if isinstance(c, Update):
                 patch = await self._update(change.version, c.patch, product)
                 if patch is None:
                     outcomes[change.entry_id] = Applied.SUPERSEDED
@@ -143,12 +234,6 @@ class ChangeApplier:
                 # A delete is news when nothing as new was deleted before (else a redelivery).
                 news = change.version > product.tombstone
                 outcomes[change.entry_id] = Applied.APPLIED if news else Applied.SUPERSEDED
-        if upserts:
-            results = await self._writer.upsert([item for _, item in upserts], stored)
-            for (change, _), result in zip(upserts, results, strict=True):
-                outcomes[change.entry_id] = result.error or Applied.APPLIED
-                if result.error is None:
-                    await self._client.delete(self._key("orphans", change.product_id))
         if patches:
             results = await self._writer.update([patch for _, patch in patches], stored)
             for (change, _), result in zip(patches, results, strict=True):
@@ -242,6 +327,17 @@ class ChangeApplier:
 
     def _key(self, kind: str, product_id: str) -> str:
         return f"{self._prefix}:event-{kind}:{product_id}"
+
+
+def _log_unexpected(error: Exception, changes: list[PendingChange]) -> None:
+    # Domain errors name their problem in the event's retry log; anything else is a bug worth
+    # its traceback.
+    if not isinstance(error, VrsError):
+        log.error(
+            "catalog events: unexpected error applying an event",
+            extra={"entry_id": changes[0].entry_id, "product_id": changes[0].product_id},
+            exc_info=error,
+        )
 
 
 def _decode_orphans(raw: bytes | str | None) -> Orphans:

@@ -2,8 +2,15 @@
 
 Delivery is at least once: an entry is acknowledged only after its change is in the store (or
 was superseded). Entries left pending by a dead consumer are claimed after claim_idle_ms
-(XAUTOCLAIM). A failing entry is retried with exponential backoff and, after max_attempts,
-moved to the dead-letter stream with its error: it never blocks the stream.
+(XAUTOCLAIM). Whatever one entry raises (undecodable, invalid, an image that cannot be
+fetched or embedded, a bug) is a failed attempt of that entry alone: it is retried with
+exponential backoff and, after max_attempts, moved to the dead-letter stream with its error,
+exactly once; the other entries of its batch apply at once. Only an outage of Redis or of the
+store holds a batch back, with nothing acknowledged.
+
+A group that disappears (Redis restarted without persistence, FLUSHALL, a failover to a
+replica that never had it) is created again and reading goes on. Consumers of the group that
+are idle and own no pending entries (dead replicas) are removed from it.
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from services.embedder.events.applier import Applied, ChangeApplier, PendingChange
-from vrs.errors import Unavailable, VrsError
+from services.embedder.events.applier import Applied, ChangeApplier, PendingChange, is_outage
+from services.embedder.events.dead_letters import DeadLetters, describe
+from services.embedder.events.idle_consumers import IdleConsumers
+from vrs.errors import Overloaded, VrsError
 from vrs.events.schema import decode, stream_version, to_change
 from vrs.settings import EventsSettings
 from vrs.v1 import embedder_pb2
@@ -30,15 +39,26 @@ log = logging.getLogger(__name__)
 Fields = dict[bytes, bytes]
 Entry = tuple[str, Fields]
 
+_FIRST_BACKOFF_S = 0.5
+_MAX_BACKOFF_S = 30.0
+
 
 @dataclass
 class EventCounters:
+    """What the consumer did since it started (logged, and shown by `vrs stats`)."""
+
     processed: int = 0
     retried: int = 0
     dead_lettered: int = 0
+    # Times the consumer group was found missing and created again (Redis lost its data).
+    group_recreated: int = 0
+    # Idle consumers without pending entries removed from the group.
+    consumers_removed: int = 0
 
 
 class EventsConsumer:
+    """One consumer of the catalog-events group: reads, applies, acknowledges, retries."""
+
     def __init__(
         self,
         client: aioredis.Redis,
@@ -52,11 +72,23 @@ class EventsConsumer:
         self._applier = applier
         self._settings = settings
         self.name = name
-        self._failures_key = f"{key_prefix}:event-failures:{settings.stream}"
+        self._dead_letters = DeadLetters(
+            client,
+            settings.stream,
+            settings.group,
+            settings.dead_letter_stream,
+            f"{key_prefix}:event-failures:{settings.stream}",
+            settings.max_attempts,
+        )
+        self._idle = IdleConsumers(
+            client, settings.stream, settings.group, name, settings.consumer_idle_delete_ms
+        )
         self._on_applied = on_applied
         self._retry_at: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._group_missing = False
+        self._recreated_at = float("-inf")
         self.counters = EventCounters()
 
     async def start(self) -> None:
@@ -80,7 +112,8 @@ class EventsConsumer:
                 await self._task
             self._task = None
 
-    async def ensure_group(self) -> None:
+    async def ensure_group(self) -> bool:
+        """Create the group (and the stream) unless it exists; True when this call created it."""
         try:
             # From the start of the stream: events published before the first embedder count.
             await self._client.xgroup_create(
@@ -89,6 +122,8 @@ class EventsConsumer:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+            return False
+        return True
 
     async def step(self) -> int:
         """One batch: stale entries of dead consumers, due retries, then new entries."""
@@ -97,8 +132,11 @@ class EventsConsumer:
         room = self._settings.batch_size - len(entries)
         if room > 0:
             entries += await self._read_new(room, block=not entries)
+        # An entry both due for retry and claimed as stale comes once.
+        entries = list(dict(entries).items())
         if entries:
             await self._handle(entries)
+        self.counters.consumers_removed += await self._idle.prune()
         return len(entries)
 
     async def stats(self) -> embedder_pb2.EventsStats:
@@ -118,19 +156,27 @@ class EventsConsumer:
         return stats
 
     async def _loop(self) -> None:
-        backoff = 0.5
+        backoff = _FIRST_BACKOFF_S
         # The flag as well as the cancel: redis-py's read timeouts can turn a cancellation
         # into a TimeoutError on Python 3.11, which the handler below would otherwise retry.
         while not self._stopping:
             try:
+                if self._group_missing:
+                    await self._recreate_group()
                 await self.step()
-                backoff = 0.5
+                backoff = _FIRST_BACKOFF_S
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 if self._stopping:
                     return
-                if isinstance(exc, (RedisError, OSError, Unavailable)):
+                if _is_nogroup(exc):
+                    # Redis lost the group: create it again on the next turn, at once unless
+                    # it keeps disappearing.
+                    self._group_missing = True
+                    if time.monotonic() - self._recreated_at > backoff:
+                        continue
+                if isinstance(exc, (RedisError, OSError)) or is_outage(exc):
                     # Redis or the store is down: nothing is acknowledged, nothing is lost.
                     log.warning(
                         "catalog events: dependency down, retrying",
@@ -139,7 +185,26 @@ class EventsConsumer:
                 else:
                     log.exception("catalog events: unexpected error, retrying")
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, _MAX_BACKOFF_S)
+
+    async def _recreate_group(self) -> None:
+        created = await self.ensure_group()
+        self._group_missing = False
+        self._recreated_at = time.monotonic()
+        # The old group's pending entries went with it; retries of them would find nothing.
+        self._retry_at.clear()
+        if created:
+            self.counters.group_recreated += 1
+        log.warning(
+            "consumer group missing: recreated"
+            if created
+            else "consumer group missing: recreated by another consumer",
+            extra={
+                "stream": self._settings.stream,
+                "group": self._settings.group,
+                "group_recreated": self.counters.group_recreated,
+            },
+        )
 
     async def _handle(self, entries: list[Entry]) -> None:
         fields_of = dict(entries)
@@ -147,7 +212,14 @@ class EventsConsumer:
         for entry_id, fields in entries:
             try:
                 change = to_change(decode(fields))
-            except VrsError as exc:
+            except Exception as exc:
+                # Anything decoding raises is this entry's problem, not the batch's.
+                if not isinstance(exc, VrsError):
+                    log.error(
+                        "catalog events: unexpected error decoding an event",
+                        extra={"entry_id": entry_id},
+                        exc_info=exc,
+                    )
                 await self._failed(entry_id, fields, exc)
                 continue
             pending.append(PendingChange(entry_id, stream_version(entry_id), change))
@@ -159,53 +231,58 @@ class EventsConsumer:
                 if outcomes[entry_id] is Applied.APPLIED and self._on_applied is not None:
                     self._on_applied(entry_id)
         for entry_id, outcome in outcomes.items():
-            if isinstance(outcome, VrsError):
+            if isinstance(outcome, Overloaded):
+                self._postpone(entry_id)
+            elif not isinstance(outcome, Applied):
                 await self._failed(entry_id, fields_of[entry_id], outcome)
+
+    def _postpone(self, entry_id: str) -> None:
+        # A busy model says nothing about the event: retry it later without counting an
+        # attempt, or a burst of gRPC traffic would dead-letter good events.
+        delay = max(self._settings.retry_backoff_ms / 1000.0, 0.05)
+        self._retry_at[entry_id] = time.monotonic() + delay
+        log.info("catalog event postponed: embedder overloaded", extra={"entry_id": entry_id})
 
     async def _acknowledge(self, entry_ids: list[str]) -> None:
         async with self._client.pipeline(transaction=False) as pipe:
             for entry_id in entry_ids:
                 pipe.xack(self._settings.stream, self._settings.group, entry_id)
-            pipe.hdel(self._failures_key, *entry_ids)
+            pipe.hdel(self._dead_letters.failures_key, *entry_ids)
             answers = await pipe.execute()
         # An entry claimed and finished by another consumer meanwhile acks as 0: count it once.
         self.counters.processed += sum(int(a) for a in answers[:-1])
         for entry_id in entry_ids:
             self._retry_at.pop(entry_id, None)
 
-    async def _failed(self, entry_id: str, fields: Fields, error: VrsError) -> None:
+    async def _failed(self, entry_id: str, fields: Fields, error: BaseException) -> None:
         # Failures are counted in Redis, not per consumer: a poison event moving between
-        # consumers still reaches the dead-letter stream after max_attempts.
-        attempts = int(await self._client.hincrby(self._failures_key, entry_id, 1))
-        if attempts >= self._settings.max_attempts:
-            dead: dict[Any, Any] = {
-                **fields,
-                b"error": str(error),
-                b"error_type": type(error).__name__,
-                b"stream": self._settings.stream,
-                b"entry_id": entry_id,
-                b"attempts": attempts,
-            }
-            await self._client.xadd(self._settings.dead_letter_stream, dead)
-            await self._client.xack(self._settings.stream, self._settings.group, entry_id)
-            await self._client.hdel(self._failures_key, entry_id)
-            self._retry_at.pop(entry_id, None)
+        # consumers still reaches the dead-letter stream after max_attempts, and only once.
+        attempt = await self._dead_letters.failed(entry_id, fields, error)
+        self._retry_at.pop(entry_id, None)
+        reason = describe(error)
+        if not attempt.still_pending:
+            log.info(
+                "failed catalog event was finished by another consumer",
+                extra={"entry_id": entry_id},
+            )
+            return
+        if attempt.dead_lettered:
             self.counters.dead_lettered += 1
             log.error(
                 "catalog event dead-lettered",
-                extra={"entry_id": entry_id, "attempts": attempts, "error": str(error)},
+                extra={"entry_id": entry_id, "attempts": attempt.attempts, "error": reason},
             )
             return
-        delay = self._settings.retry_backoff_ms / 1000.0 * 2 ** (attempts - 1)
+        delay = self._settings.retry_backoff_ms / 1000.0 * 2 ** (attempt.attempts - 1)
         self._retry_at[entry_id] = time.monotonic() + delay
         self.counters.retried += 1
         log.warning(
             "catalog event failed, will retry",
             extra={
                 "entry_id": entry_id,
-                "attempt": attempts,
+                "attempt": attempt.attempts,
                 "retry_in_s": delay,
-                "error": str(error),
+                "error": reason,
             },
         )
 
@@ -249,6 +326,11 @@ class EventsConsumer:
         )
         streams: Any = answer or []
         return [entry for _, entries in streams for entry in _entries(entries)]
+
+
+def _is_nogroup(error: BaseException) -> bool:
+    # Also raised from inside scripts, whose errors wrap the command's.
+    return isinstance(error, ResponseError) and "NOGROUP" in str(error)
 
 
 def _entries(raw: Any) -> list[Entry]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 
 import numpy as np
 import torch
@@ -43,6 +44,7 @@ class InferenceEngine:
         self._lock = threading.Lock()
         self.forward_passes = 0
         self.images_embedded = 0
+        self.warm_up_passes = 0  # not in forward_passes: those count real images only
         log.info(
             "inference engine ready",
             extra={
@@ -59,13 +61,28 @@ class InferenceEngine:
 
     def embed(self, batch: list[Pixels]) -> Vectors:
         """N prepared images (H x W x 3 uint8) to an N x dimension float32 array."""
-        with self._lock, torch.inference_mode(), self._autocast():
+        with self._lock:
+            vectors = self._forward(batch)
+            self.forward_passes += 1
+            self.images_embedded += len(batch)
+            return vectors
+
+    def warm_up(self) -> float:
+        """One forward pass on a blank image, so the first request does not pay for lazy
+        initialisation (kernel selection, allocator growth); its duration in seconds."""
+        side = self.backbone.crop.crop
+        started = time.perf_counter()
+        with self._lock:
+            self._forward([np.zeros((side, side, 3), dtype=np.uint8)])
+            self.warm_up_passes += 1
+        return time.perf_counter() - started
+
+    def _forward(self, batch: list[Pixels]) -> Vectors:
+        with torch.inference_mode(), self._autocast():
             pixels = torch.from_numpy(np.stack(batch)).to(self.device, non_blocking=True)
             x = pixels.permute(0, 3, 1, 2).float().div_(255.0)
             x = ((x - self._mean) / self._std).contiguous(memory_format=torch.channels_last)
             features = self._module(x)
-            self.forward_passes += 1
-            self.images_embedded += len(batch)
             vectors: Vectors = features.float().cpu().numpy().astype(np.float32, copy=False)
             return vectors
 

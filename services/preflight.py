@@ -1,0 +1,43 @@
+"""Checks of a process's dependencies before the model loads: a refusal in seconds, not
+after a minute of loading weights."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Literal
+
+from vrs.errors import VrsError
+from vrs.redis_check import check_redis
+from vrs.settings import Settings
+from vrs.store.factory import check_shared_store
+from vrs.store.qdrant_errors import endpoint
+from vrs.store.qdrant_server_store import connect
+
+log = logging.getLogger(__name__)
+
+Role = Literal["all", "embedder", "search"]
+
+
+async def preflight(settings: Settings, role: Role) -> None:
+    """Raises the VrsError that would otherwise stop startup later (Qdrant, events Redis);
+    warns about a cache Redis that does not answer (the cache is optional)."""
+    if role == "search":
+        check_shared_store(settings.store)
+    if settings.store.url and settings.store.url != ":memory:":
+        client = await asyncio.to_thread(connect, settings.store)
+        await asyncio.to_thread(client.close)
+        # The port dialled is not always the URL's (gRPC uses VRS_QDRANT_GRPC_PORT): say which.
+        log.info("qdrant: %s", endpoint(settings.store))
+    if settings.redis.url and not (settings.events.enabled and role != "search"):
+        await _warn_if_cache_redis_down(settings)
+
+
+async def _warn_if_cache_redis_down(settings: Settings) -> None:
+    try:
+        await check_redis(settings.redis, "the search cache")
+    except VrsError as exc:
+        log.warning(
+            "Redis does not answer; serving uncached and retrying",
+            extra={"error": str(exc), "retry_after_s": settings.redis.retry_after_s},
+        )
