@@ -78,6 +78,17 @@ async def test_consumer_recreates_its_group_after_flushall(
     assert "consumer group missing: recreated" in caplog.messages
 
 
+async def test_stats_say_the_group_was_recreated(
+    pipeline: EventsPipeline, redis_server: RedisServer
+) -> None:
+    consumer = await running_consumer(pipeline, redis_server.url)
+    sync_redis(redis_server.url).flushall()
+    publish_upsert(redis_server.url, "after", 2)
+    await applied(pipeline, "after")
+
+    assert (await consumer.stats()).group_recreated >= 1
+
+
 async def test_consumer_recovers_after_redis_restarts_without_persistence(
     pipeline: EventsPipeline, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -14,6 +14,7 @@ from services.embedder.embedding import ImageEmbedder
 from tests.conftest import StoreFactory
 from tests.support.products import unit_vector, vector_upsert
 from tests.support.search_env import Vrs, running_vrs
+from vrs.limits import MAX_IDS_PER_CALL
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 OUT = embedder_pb2
@@ -123,27 +124,34 @@ async def test_update_refuses_a_bad_id_alone(vrs: Vrs, effnet: ImageEmbedder) ->
     [
         ("pad\u20281", "U+2028 LINE SEPARATOR"),
         ("pad\x001", "U+0000"),
-        ("", "#1: product_id is missing"),
+        ("", "product_id is missing"),
         ("x" * 300, "300 bytes in UTF-8, at most 256"),
     ],
     ids=["line-separator", "nul", "empty", "too-long"],
 )
-async def test_delete_with_a_bad_id_is_invalid_argument_and_deletes_nothing(
+async def test_delete_reports_a_bad_id_alone_and_deletes_the_good_ones(
     vrs: Vrs, effnet: ImageEmbedder, bad_id: str, reason: str
 ) -> None:
+    await upsert(vrs, effnet, "pad-1", "pad-2")
+    response = await vrs.embedder.DeleteProducts(
+        OUT.DeleteProductsRequest(product_ids=["pad-1", bad_id])
+    )
+    assert list(response.deleted) == ["pad-1"]
+    assert [i.product_id for i in response.invalid] == [bad_id]
+    assert reason in response.invalid[0].message
+    assert await stored_ids(vrs, "pad-1", "pad-2") == ["pad-2"]
+
+
+async def test_get_reports_a_bad_id_alone_and_finds_the_good_ones(
+    vrs: Vrs, effnet: ImageEmbedder
+) -> None:
     await upsert(vrs, effnet, "pad-1")
-    with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await vrs.embedder.DeleteProducts(OUT.DeleteProductsRequest(product_ids=["pad-1", bad_id]))
-    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert reason in (refused.value.details() or "")
-    assert await stored_ids(vrs, "pad-1") == ["pad-1"], "validated before anything is deleted"
-
-
-async def test_get_with_a_bad_id_is_invalid_argument(vrs: Vrs) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await vrs.embedder.GetProducts(OUT.GetProductsRequest(product_ids=["pad\u200f1"]))
-    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "U+200F RIGHT-TO-LEFT MARK" in (refused.value.details() or "")
+    response = await vrs.embedder.GetProducts(
+        OUT.GetProductsRequest(product_ids=["pad\u200f1", " pad-1 "])
+    )
+    assert [p.product_id for p in response.products] == ["pad-1"]
+    assert [i.product_id for i in response.invalid] == ["pad\u200f1"]
+    assert "U+200F RIGHT-TO-LEFT MARK" in response.invalid[0].message
 
 
 async def test_search_by_a_bad_product_id_is_invalid_argument(vrs: Vrs) -> None:
@@ -173,3 +181,11 @@ async def test_batch_search_with_a_bad_product_id_fails_that_query_alone(
     assert bad.error.code == common_pb2.INVALID_ARGUMENT
     assert "U+2066 LEFT-TO-RIGHT ISOLATE" in bad.error.message
     assert [m.product_id for m in good.response.matches] == ["pad-2"]
+
+
+async def test_get_with_more_ids_than_one_call_may_name_is_invalid_argument(vrs: Vrs) -> None:
+    too_many = [f"pad-{i}" for i in range(MAX_IDS_PER_CALL + 1)]
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await vrs.embedder.GetProducts(OUT.GetProductsRequest(product_ids=too_many))
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"at most {MAX_IDS_PER_CALL}" in (refused.value.details() or "")

@@ -17,6 +17,7 @@ from vrs.limits import (
     CURRENCY_LETTERS,
     MAX_BRAND_BYTES,
     MAX_CATEGORY_BYTES,
+    MAX_IDS_PER_CALL,
     MAX_IMAGE_URI_BYTES,
     MAX_PRODUCT_ID_BYTES,
     MAX_TITLE_BYTES,
@@ -86,6 +87,21 @@ def normalize_product_id(raw: str) -> str:
             f"product_id {_shown(pid)} is {size} bytes in UTF-8, at most {MAX_PRODUCT_ID_BYTES}"
         )
     return pid
+
+
+def split_product_ids(raw: Sequence[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The ids that normalise, in order, and (id as sent, why) for each one that does not:
+    one bad id in a list never stops the others. More than MAX_IDS_PER_CALL is refused."""
+    if len(raw) > MAX_IDS_PER_CALL:
+        raise InvalidProduct(f"{len(raw)} product ids in one call, at most {MAX_IDS_PER_CALL}")
+    valid: list[str] = []
+    invalid: list[tuple[str, str]] = []
+    for value in raw:
+        try:
+            valid.append(normalize_product_id(value))
+        except InvalidProduct as exc:
+            invalid.append((value, str(exc)))
+    return valid, invalid
 
 
 def normalize_product_ids(raw: Sequence[str], max_listed: int = 5) -> list[str]:

@@ -13,6 +13,7 @@ from vrs.errors import (
     Unavailable,
     VrsError,
 )
+from vrs.redact import redact_text
 from vrs.v1 import common_pb2
 
 _CODES: tuple[tuple[type[VrsError], grpc.StatusCode], ...] = (
@@ -35,7 +36,9 @@ def status_code(error: VrsError) -> grpc.StatusCode:
 def item_error(error: VrsError) -> common_pb2.ItemError:
     """The per-item form of an error, for batch responses."""
     code = status_code(error).value[0]
-    return common_pb2.ItemError(code=common_pb2.Code.ValueType(code), message=str(error))
+    # A safety net: messages are written without secrets, but one echoing a URL must not leak.
+    message = redact_text(str(error))
+    return common_pb2.ItemError(code=common_pb2.Code.ValueType(code), message=message)
 
 
 def error_from_status(code: grpc.StatusCode, message: str, dependency: str) -> VrsError:

@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 
 from vrs.errors import VrsError
 from vrs.grpc_errors import status_code
+from vrs.redact import redact_text
 from vrs.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ def _wrap_unary(method: str, behavior: Behavior) -> Behavior:
             return await behavior(request, context)
         except VrsError as exc:
             code = status_code(exc)
-            await context.abort(code, str(exc))
+            await context.abort(code, redact_text(str(exc)))
         except asyncio.CancelledError:
             code = grpc.StatusCode.CANCELLED
             raise

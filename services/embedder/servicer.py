@@ -14,7 +14,7 @@ from services.embedder.catalog_writer import (
 )
 from services.embedder.embedding import ImageEmbedder
 from services.embedder.events.consumer import EventsConsumer
-from vrs.catalog import ProductPatch, normalize_product_id, normalize_product_ids
+from vrs.catalog import ProductPatch, normalize_product_id, split_product_ids
 from vrs.errors import InvalidInput
 from vrs.grpc_errors import item_error, status_of_item
 from vrs.grpc_server import Context
@@ -147,18 +147,22 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
     async def DeleteProducts(
         self, request: embedder_pb2.DeleteProductsRequest, context: Context
     ) -> embedder_pb2.DeleteProductsResponse:
-        ids = normalize_product_ids(request.product_ids)
-        deleted, not_found = await self._writer.delete(ids)
-        return embedder_pb2.DeleteProductsResponse(deleted=deleted, not_found=not_found)
+        ids, invalid = split_product_ids(request.product_ids)
+        deleted, not_found = await self._writer.delete(ids) if ids else ([], [])
+        return embedder_pb2.DeleteProductsResponse(
+            deleted=deleted, not_found=not_found, invalid=_invalid_ids(invalid)
+        )
 
     async def GetProducts(
         self, request: embedder_pb2.GetProductsRequest, context: Context
     ) -> embedder_pb2.GetProductsResponse:
-        ids = list(dict.fromkeys(normalize_product_ids(request.product_ids)))
+        valid, invalid = split_product_ids(request.product_ids)
+        ids = list(dict.fromkeys(valid))
         found = await self._store.run(self._store.store.get, ids)
         return embedder_pb2.GetProductsResponse(
             products=[stored_product_to_proto(found[pid].product) for pid in ids if pid in found],
             not_found=[pid for pid in ids if pid not in found],
+            invalid=_invalid_ids(invalid),
         )
 
     async def GetStats(
@@ -195,6 +199,10 @@ def _upsert_item(message: embedder_pb2.ProductUpsert) -> UpsertItem:
             product, vector=list(message.vector.values), vector_model_id=message.vector.model_id
         )
     return UpsertItem(product)
+
+
+def _invalid_ids(invalid: Sequence[tuple[str, str]]) -> list[common_pb2.InvalidId]:
+    return [common_pb2.InvalidId(product_id=pid, message=why) for pid, why in invalid]
 
 
 def _patches(

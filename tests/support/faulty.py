@@ -13,6 +13,7 @@ from services.embedder.embedding import ImageEmbedder
 from services.embedder.model.engine import InferenceEngine
 from tests.support.search_env import Vrs, running_vrs
 from vrs.catalog import Vector
+from vrs.errors import Overloaded
 from vrs.image_source import ImageFetcher
 from vrs.settings import ImageSettings, ModelSettings, StoreSettings
 from vrs.store.qdrant_server_store import QdrantServerStore
@@ -51,3 +52,24 @@ async def running_buggy_vrs(
     finally:
         store.close()
         await embedder.close()
+
+
+class BusyEmbedder(ImageEmbedder):
+    """The real embedder, answering Overloaded (a full queue) to its first `busy_calls` images."""
+
+    def __init__(self, *args: Any, busy_calls: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.busy_calls = busy_calls
+
+    async def embed(self, data: bytes) -> Vector:
+        if self.busy_calls > 0:
+            self.busy_calls -= 1
+            raise Overloaded("embedder queue is full (injected); retry later")
+        return await super().embed(data)
+
+
+def busy_embedder(engine: InferenceEngine, busy_calls: int) -> BusyEmbedder:
+    images = ImageSettings()
+    return BusyEmbedder(
+        engine, ModelSettings(), images, ImageFetcher(images), busy_calls=busy_calls
+    )

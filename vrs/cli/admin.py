@@ -51,6 +51,11 @@ def stats(client: VrsClient) -> int:
                     f"processed {ev.processed}, retried {ev.retried}, "
                     f"dead-lettered {ev.dead_lettered}",
                 ),
+                (
+                    "events recovery",
+                    f"group re-created {ev.group_recreated}, "
+                    f"idle consumers removed {ev.consumers_removed}",
+                ),
             ]
     except CliError as exc:
         if "does not run that service" not in str(exc):

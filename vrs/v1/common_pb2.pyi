@@ -29,6 +29,7 @@ class _CodeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Code.ValueType],
     INVALID_ARGUMENT: _Code.ValueType  # 3
     DEADLINE_EXCEEDED: _Code.ValueType  # 4
     NOT_FOUND: _Code.ValueType  # 5
+    RESOURCE_EXHAUSTED: _Code.ValueType  # 8
     FAILED_PRECONDITION: _Code.ValueType  # 9
     INTERNAL: _Code.ValueType  # 13
     UNAVAILABLE: _Code.ValueType  # 14
@@ -40,6 +41,7 @@ OK: Code.ValueType  # 0
 INVALID_ARGUMENT: Code.ValueType  # 3
 DEADLINE_EXCEEDED: Code.ValueType  # 4
 NOT_FOUND: Code.ValueType  # 5
+RESOURCE_EXHAUSTED: Code.ValueType  # 8
 FAILED_PRECONDITION: Code.ValueType  # 9
 INTERNAL: Code.ValueType  # 13
 UNAVAILABLE: Code.ValueType  # 14
@@ -173,3 +175,28 @@ class ItemError(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ItemError: _TypeAlias = ItemError  # noqa: Y015
+
+@_typing.final
+class InvalidId(_message.Message):
+    """A product id a call could not use, and why (the call's other ids are unaffected)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    """As sent (it may hold the very characters that made it invalid)."""
+    message: _builtins.str
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "product_id", b"product_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InvalidId: _TypeAlias = InvalidId  # noqa: Y015

@@ -442,19 +442,25 @@ class DeleteProductsResponse(_message.Message):
 
     DELETED_FIELD_NUMBER: _builtins.int
     NOT_FOUND_FIELD_NUMBER: _builtins.int
+    INVALID_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def deleted(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def not_found(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def invalid(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.InvalidId]:
+        """Ids refused by the id rules; the valid ones were still deleted."""
+
     def __init__(
         self,
         *,
         deleted: _abc.Iterable[_builtins.str] | None = ...,
         not_found: _abc.Iterable[_builtins.str] | None = ...,
+        invalid: _abc.Iterable[_common_pb2.InvalidId] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted", b"deleted", "not_found", b"not_found"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deleted", b"deleted", "invalid", b"invalid", "not_found", b"not_found"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -486,19 +492,25 @@ class GetProductsResponse(_message.Message):
 
     PRODUCTS_FIELD_NUMBER: _builtins.int
     NOT_FOUND_FIELD_NUMBER: _builtins.int
+    INVALID_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def products(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.ProductAttributes]: ...
     @_builtins.property
     def not_found(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def invalid(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.InvalidId]:
+        """Ids refused by the id rules; the valid ones were still looked up."""
+
     def __init__(
         self,
         *,
         products: _abc.Iterable[_common_pb2.ProductAttributes] | None = ...,
         not_found: _abc.Iterable[_builtins.str] | None = ...,
+        invalid: _abc.Iterable[_common_pb2.InvalidId] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["not_found", b"not_found", "products", b"products"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["invalid", b"invalid", "not_found", b"not_found", "products", b"products"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -570,6 +582,8 @@ class EventsStats(_message.Message):
     PROCESSED_FIELD_NUMBER: _builtins.int
     RETRIED_FIELD_NUMBER: _builtins.int
     DEAD_LETTERED_FIELD_NUMBER: _builtins.int
+    GROUP_RECREATED_FIELD_NUMBER: _builtins.int
+    CONSUMERS_REMOVED_FIELD_NUMBER: _builtins.int
     enabled: _builtins.bool
     stream: _builtins.str
     group: _builtins.str
@@ -579,6 +593,10 @@ class EventsStats(_message.Message):
     processed: _builtins.int
     retried: _builtins.int
     dead_lettered: _builtins.int
+    group_recreated: _builtins.int
+    """Times this consumer found its group gone (Redis lost its data) and re-created it."""
+    consumers_removed: _builtins.int
+    """Idle consumers without pending entries this consumer removed from the group."""
     def __init__(
         self,
         *,
@@ -590,10 +608,12 @@ class EventsStats(_message.Message):
         processed: _builtins.int = ...,
         retried: _builtins.int = ...,
         dead_lettered: _builtins.int = ...,
+        group_recreated: _builtins.int = ...,
+        consumers_removed: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dead_lettered", b"dead_lettered", "enabled", b"enabled", "group", b"group", "lag", b"lag", "pending", b"pending", "processed", b"processed", "retried", b"retried", "stream", b"stream"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consumers_removed", b"consumers_removed", "dead_lettered", b"dead_lettered", "enabled", b"enabled", "group", b"group", "group_recreated", b"group_recreated", "lag", b"lag", "pending", b"pending", "processed", b"processed", "retried", b"retried", "stream", b"stream"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

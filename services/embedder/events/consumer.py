@@ -147,6 +147,8 @@ class EventsConsumer:
             processed=self.counters.processed,
             retried=self.counters.retried,
             dead_lettered=self.counters.dead_lettered,
+            group_recreated=self.counters.group_recreated,
+            consumers_removed=self.counters.consumers_removed,
         )
         with contextlib.suppress(RedisError, OSError):
             for group in await self._client.xinfo_groups(self._settings.stream):
