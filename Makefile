@@ -17,7 +17,7 @@ setup: $(STAMP)
 # Idempotent: reinstalls only when the project or the lock changes.
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[embedder,dev]'
 	@touch $@
 
 proto: $(STAMP)

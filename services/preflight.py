@@ -7,12 +7,14 @@ import asyncio
 import logging
 from typing import Literal
 
+from vrs.bind_policy import check_bind
 from vrs.errors import VrsError
-from vrs.redis_check import check_redis
+from vrs.redis_check import check_redis, check_redis_settings
 from vrs.settings import Settings
 from vrs.store.factory import check_shared_store
 from vrs.store.qdrant_errors import endpoint
 from vrs.store.qdrant_server_store import connect
+from vrs.tls.server import ServerTls
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,13 @@ Role = Literal["all", "embedder", "search"]
 async def preflight(settings: Settings, role: Role) -> None:
     """Raises the VrsError that would otherwise stop startup later (Qdrant, events Redis);
     warns about a cache Redis that does not answer (the cache is optional)."""
+    # Redis settings that cannot work (a password in plaintext to another host, TLS files
+    # without rediss://) refuse the start even when Redis is only the optional cache.
+    check_redis_settings(settings.redis)
+    # A server open to the network without TLS and auth, or with unusable TLS files, is
+    # refused before the model loads (create_grpc_server checks again, and warns).
+    check_bind(settings.server, settings.auth, warn=False)
+    ServerTls.from_settings(settings.server)
     if role == "search":
         check_shared_store(settings.store)
     if settings.store.url and settings.store.url != ":memory:":

@@ -12,11 +12,11 @@ import pytest
 import pytest_asyncio
 
 from services.embedder.embedding import ImageEmbedder
-from services.search.server import create_server as create_search_server
-from tests.conftest import StoreFactory
+from services.process_roles import create_server
 from tests.support.factories import settings_for
 from tests.support.products import WIDE, largest_product, unit_vector, vector_upsert
 from tests.support.search_env import Vrs, running_vrs
+from tests.support.stores import StoreFactory
 from vrs.catalog import Product, StoredProduct
 from vrs.errors import ConfigurationError
 from vrs.limits import (
@@ -81,7 +81,7 @@ def test_settings_that_allow_answers_above_the_message_limit_are_refused() -> No
 async def test_the_search_service_refuses_to_start_with_such_settings(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, search={"max_k": 5000})
     with pytest.raises(ConfigurationError, match="VRS_SEARCH_MAX_K=5000"):
-        await create_search_server(settings)
+        await create_server(settings, "search")
 
 
 @pytest_asyncio.fixture

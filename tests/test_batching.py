@@ -12,7 +12,7 @@ import numpy as np
 import pytest_asyncio
 
 from services.embedder.model.engine import InferenceEngine
-from services.embedder.server import create_server
+from services.process_roles import create_server
 from tests.support.factories import make_embedder, settings_for
 from tests.support.images import product_jpeg
 from vrs.v1 import common_pb2, embedder_pb2, embedder_pb2_grpc
@@ -29,7 +29,7 @@ async def stub(
 ) -> AsyncIterator[EmbedderServiceAsyncStub]:
     # A generous wait makes the batching deterministic enough to count passes.
     embedder = make_embedder(effnet_engine, max_batch_size=32, max_batch_wait_ms=200)
-    server, port = await create_server(settings_for(tmp_path), embedder=embedder)
+    server, port = await create_server(settings_for(tmp_path), "embedder", image_embedder=embedder)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield embedder_pb2_grpc.EmbedderServiceStub(channel)
     await server.stop(1)

@@ -14,10 +14,10 @@ import pytest
 import pytest_asyncio
 
 from services.embedder.embedding import ImageEmbedder
-from tests.conftest import StoreFactory
 from tests.support.images import product_jpeg
 from tests.support.products import unit_vector
 from tests.support.search_env import Vrs, running_vrs
+from tests.support.stores import StoreFactory
 from vrs.cli.main import main
 from vrs.v1 import embedder_pb2
 

@@ -12,47 +12,25 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.support.k8s_render import (
+    CERT_MANAGER_GROUP,
+    DEPLOY,
+    OVERLAYS,
+    ROOT,
+    by_kind,
+    containers,
+    env_of,
+    example_secrets,
+    mounts_of,
+    render,
+    workloads,
+)
 from vrs.settings import env_reference
 
-ROOT = Path(__file__).resolve().parents[1]
-DEPLOY = ROOT / "deploy"
 K8S_VERSION = "1.32"
 SETTINGS = {name for name, _, _ in env_reference()}
-OVERLAYS = ["cpu", "gpu"]
-
-
-def render(overlay: str) -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail("kubectl is needed to render the kustomize overlays (kubectl kustomize)")
-    out = subprocess.run(
-        [kubectl, "kustomize", str(DEPLOY / "k8s" / "overlays" / overlay)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [doc for doc in yaml.safe_load_all(out) if doc]
-
-
-def workloads(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {d["metadata"]["name"]: d for d in docs if d["kind"] in ("Deployment", "StatefulSet")}
-
-
-def containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(workload["spec"]["template"]["spec"]["containers"])
-
-
-def env_of(container: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, str]:
-    """A container's environment: envFrom ConfigMaps, then env entries (secrets as refs)."""
-    config_maps = {
-        d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"
-    }
-    env: dict[str, str] = {}
-    for source in container.get("envFrom", []):
-        env.update(config_maps[source["configMapRef"]["name"]])
-    for entry in container.get("env", []):
-        env[entry["name"]] = entry.get("value", "<ref>")
-    return env
+# cert-manager's kinds: their CRDs are not in the Kubernetes schemas; their shape is checked.
+CERT_MANAGER_KINDS = {"Issuer", "ClusterIssuer", "Certificate"}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -68,9 +46,46 @@ def test_overlays_render_and_validate(overlay: str) -> None:
         "PodDisruptionBudget",
         "NetworkPolicy",
         "Namespace",
+        "Certificate",
+        "Issuer",
     } <= kinds
     for doc in docs:
-        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        if doc["apiVersion"].split("/")[0] == CERT_MANAGER_GROUP:
+            assert_cert_manager_shape(doc, docs)
+        else:
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def assert_cert_manager_shape(doc: dict[str, Any], docs: list[dict[str, Any]]) -> None:
+    """What the schemas would have caught in a cert-manager resource: a known kind of
+    cert-manager.io/v1, a name, a spec; an issuer of one type; a certificate naming its Secret
+    and an issuer that the render defines."""
+    name = doc.get("metadata", {}).get("name")
+    assert doc["apiVersion"] == f"{CERT_MANAGER_GROUP}/v1", name
+    assert doc["kind"] in CERT_MANAGER_KINDS, (doc["kind"], name)
+    assert name and isinstance(doc.get("spec"), dict), doc
+    spec = doc["spec"]
+    if doc["kind"] in ("Issuer", "ClusterIssuer"):
+        types = set(spec) & {"selfSigned", "ca", "acme", "vault", "venafi"}
+        assert len(types) == 1, f"issuer {name}: one issuer type, got {sorted(spec)}"
+        if "ca" in types:
+            assert spec["ca"]["secretName"], name
+        return
+    assert spec.get("secretName"), f"certificate {name} names no Secret"
+    assert spec.get("commonName") or spec.get("dnsNames"), name
+    ref = spec["issuerRef"]
+    assert ref.get("group", CERT_MANAGER_GROUP) == CERT_MANAGER_GROUP, name
+    issuers = by_kind(docs, ref.get("kind", "Issuer"))
+    assert ref["name"] in issuers, f"certificate {name}: issuer {ref['name']} is not rendered"
+    unknown = set(spec.get("usages", [])) - {
+        "digital signature",
+        "key encipherment",
+        "server auth",
+        "client auth",
+        "cert sign",
+        "crl sign",
+    }
+    assert not unknown, f"certificate {name}: unknown usages {unknown}"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -87,9 +102,16 @@ def test_workloads_are_locked_down_and_probed(overlay: str) -> None:
             assert container["resources"]["requests"] and container["resources"]["limits"]
             assert "readinessProbe" in container and "livenessProbe" in container, name
     for name in ("vrs-embedder", "vrs-search"):
-        container = containers(workloads(docs)[name])[0]
-        assert container["readinessProbe"]["grpc"]["port"] == 50051
-        assert container["livenessProbe"]["grpc"]["port"] == 50051
+        workload = workloads(docs)[name]
+        container = containers(workload)[0]
+        mounted = mounts_of(workload, container)
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            command = container[probe]["exec"]["command"]
+            assert command[:2] == ["vrs", "--address=127.0.0.1:50051"], (name, probe)
+            assert "health" in command, (name, probe)
+            files = [arg.split("=", 1)[1] for arg in command if arg.startswith("--tls-")][:3]
+            assert files == [f"/etc/vrs/tls/{f}" for f in ("ca.crt", "tls.crt", "tls.key")]
+            assert "/etc/vrs/tls" in mounted, name
     pdbs = {
         d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
         for d in docs
@@ -113,11 +135,17 @@ def test_gpu_overlay_puts_embedders_on_gpus_and_search_off_them() -> None:
 
 
 def test_network_policies_let_only_search_and_ingestion_reach_the_embedder() -> None:
-    policies = {d["metadata"]["name"]: d for d in render("cpu") if d["kind"] == "NetworkPolicy"}
-    assert policies["default-deny-ingress"]["spec"]["podSelector"] == {}
+    policies = by_kind(render("cpu"), "NetworkPolicy")
+    deny = policies["default-deny"]["spec"]
+    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress", "Egress"]
     sources = policies["vrs-embedder-ingress"]["spec"]["ingress"][0]["from"]
-    labels = [s["podSelector"]["matchLabels"] for s in sources]
-    assert labels == [{"app.kubernetes.io/name": "vrs-search"}, {"vrs.io/ingestion": "true"}]
+    assert sources[0] == {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "vrs-search"}}}
+    ingestion = sources[1]
+    assert ingestion["podSelector"]["matchLabels"] == {"vrs.io/ingestion": "true"}
+    [names] = ingestion["namespaceSelector"]["matchExpressions"]
+    assert names["key"] == "kubernetes.io/metadata.name" and names["operator"] == "In"
+    assert names["values"], "ingestion namespaces are named"
+    assert len(sources) == 2
 
 
 def test_qdrant_is_a_three_node_cluster_with_volumes() -> None:
@@ -130,7 +158,7 @@ def test_qdrant_is_a_three_node_cluster_with_volumes() -> None:
 
 def test_manifest_settings_exist_and_required_ones_are_set() -> None:
     docs = render("gpu") + render("cpu")
-    secret = yaml.safe_load((DEPLOY / "k8s" / "base" / "secret.example.yaml").read_text())
+    secrets = example_secrets()
     for name in ("vrs-embedder", "vrs-search"):
         container = containers(workloads(docs)[name])[0]
         env = env_of(container, docs)
@@ -141,7 +169,7 @@ def test_manifest_settings_exist_and_required_ones_are_set() -> None:
         for entry in container.get("env", []):
             ref = entry.get("valueFrom", {}).get("secretKeyRef")
             if ref:
-                assert ref["key"] in secret["stringData"], ref
+                assert ref["key"] in secrets.get(ref["name"], {}), ref
     for doc in docs:
         if doc["kind"] == "ConfigMap" and doc["metadata"]["name"].startswith("vrs-"):
             unknown = set(doc["data"]) - SETTINGS

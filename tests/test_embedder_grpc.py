@@ -1,5 +1,5 @@
 """The embedder over real gRPC: Embed, UpsertProducts (unary and streaming), UpdateProducts,
-DeleteProducts, bad input, health, reflection and graceful shutdown."""
+DeleteProducts, bad input, health and graceful shutdown."""
 
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ import numpy as np
 import pytest
 import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from services.embedder.embedding import ImageEmbedder
 from services.embedder.model.engine import InferenceEngine
-from tests.conftest import StoreFactory
 from tests.support.factories import make_embedder
 from tests.support.images import decompression_bomb, every_mode, product_jpeg
 from tests.support.servers import RunningEmbedder, embedder_server
+from tests.support.stores import StoreFactory
 from vrs.settings import ImageSettings
 from vrs.v1 import common_pb2, embedder_pb2
 
@@ -260,19 +259,12 @@ async def test_delete(svc: RunningEmbedder) -> None:
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_health_and_reflection(svc: RunningEmbedder) -> None:
+async def test_health(svc: RunningEmbedder) -> None:
+    # Reflection (off by default): tests/test_reflection_default.py.
     health = health_pb2_grpc.HealthStub(svc.channel)
     for name in ("", "vrs.v1.EmbedderService"):
         answer = await health.Check(health_pb2.HealthCheckRequest(service=name))
         assert answer.status == health_pb2.HealthCheckResponse.SERVING
-    reflect = reflection_pb2_grpc.ServerReflectionStub(svc.channel)
-    calls = reflect.ServerReflectionInfo(
-        iter([reflection_pb2.ServerReflectionRequest(list_services="")])
-    )
-    async for answer in calls:
-        names = {s.name for s in answer.list_services_response.service}
-        assert {"vrs.v1.EmbedderService", "grpc.health.v1.Health"} <= names
-        break
 
 
 async def test_graceful_shutdown_drains_in_flight_calls(

@@ -20,11 +20,11 @@ from services.embedder.embedding import ImageEmbedder
 from services.embedder.events.applier import ChangeApplier
 from services.embedder.events.consumer import Entry, EventsConsumer
 from services.embedder.model.engine import InferenceEngine
-from tests.conftest import StoreFactory
 from tests.support.factories import make_embedder
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer
 from tests.support.search_env import running_vrs
+from tests.support.stores import StoreFactory
 from vrs.catalog import Product, ProductPatch
 from vrs.events.publish import delete_event, publish, update_event, upsert_event
 from vrs.events.schema import SCHEMA
@@ -32,8 +32,8 @@ from vrs.generation import CatalogGeneration
 from vrs.image_source import ImageInput, sha256_hex
 from vrs.redis_guard import RedisGuard, redis_client
 from vrs.settings import EventsSettings, ImageSettings, RedisSettings
+from vrs.store.async_store import AsyncStore
 from vrs.store.base import VectorStore
-from vrs.store.runner import StoreRunner
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 pytestmark = pytest.mark.slow
@@ -63,7 +63,7 @@ class Pipeline:
     """What an embedder replica runs: writer, applier, consumer (built per consumer)."""
 
     store: VectorStore
-    runner: StoreRunner
+    async_store: AsyncStore
     writer: CatalogWriter
     redis_url: str
     consumers: list[EventsConsumer] = field(default_factory=list)
@@ -76,7 +76,7 @@ class Pipeline:
         **settings: Any,
     ) -> EventsConsumer:
         client = redis_client(RedisSettings(url=self.redis_url), timeout_s=5)
-        applier = ChangeApplier(self.writer, self.runner, client, "test", 3600, 5000)
+        applier = ChangeApplier(self.writer, self.async_store, client, "test", 3600, 5000)
         consumer = cls(client, applier, events_settings(**settings), name, "test", on_applied)
         self.consumers.append(consumer)
         await consumer.start()
@@ -104,10 +104,11 @@ async def pipeline(
     embedder: ImageEmbedder, store_factory: StoreFactory, redis_server: RedisServer
 ) -> AsyncIterator[Pipeline]:
     store = store_factory(embedder.model_id, embedder.dimension)
-    runner = StoreRunner(store, 10.0)
+    async_store = AsyncStore(store, 10.0)
     guard = RedisGuard(redis_client(RedisSettings(url=redis_server.url)), RedisSettings())
-    writer = CatalogWriter(embedder, runner, CatalogGeneration(guard, "test"))
-    pipe = Pipeline(store, runner, writer, redis_server.url)
+    generation = CatalogGeneration(guard, "test")
+    writer = CatalogWriter(embedder, async_store, generation, embedder.fetcher)
+    pipe = Pipeline(store, async_store, writer, redis_server.url)
     yield pipe
     for consumer in pipe.consumers:
         await consumer.stop()

@@ -12,16 +12,15 @@ from qdrant_client import QdrantClient
 from services.embedder.catalog_writer import CatalogWriter, UpsertItem
 from services.embedder.embedding import ImageEmbedder
 from services.embedder.model.engine import InferenceEngine
-from services.search.query_embedder import LocalQueryEmbedder
-from services.search.server import create_server
+from services.process_roles import LocalQueryEmbedder, create_server
 from tests.support.factories import make_embedder, settings_for
 from tests.support.images import product_jpeg
 from vrs.catalog import Product
 from vrs.image_source import ImageInput
 from vrs.settings import StoreSettings
+from vrs.store.async_store import AsyncStore
 from vrs.store.base import collection_name
 from vrs.store.qdrant_server_store import QdrantServerStore, resolve_alias, switch_alias
-from vrs.store.runner import StoreRunner
 from vrs.v1 import common_pb2, search_pb2, search_pb2_grpc
 
 ALIAS = "vrs_products"
@@ -29,7 +28,7 @@ CATEGORIES = ["shirt", "shoes", "bag", "hat"]
 
 
 async def index(embedder: ImageEmbedder, store: QdrantServerStore) -> None:
-    writer = CatalogWriter(embedder, StoreRunner(store, 10.0), generation=None)
+    writer = CatalogWriter(embedder, AsyncStore(store, 10.0), None, embedder.fetcher)
     results = await writer.upsert(
         [
             UpsertItem(
@@ -49,8 +48,9 @@ async def search(
 ) -> search_pb2.SearchResponse:
     server, port = await create_server(
         settings_for(tmp_path),
-        embedder=LocalQueryEmbedder(embedder),
-        store=StoreRunner(reader, 10.0),
+        "search",
+        query_embedder=LocalQueryEmbedder(embedder),
+        store=AsyncStore(reader, 10.0),
     )
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:

@@ -11,9 +11,9 @@ import pytest
 import pytest_asyncio
 
 from services.embedder.embedding import ImageEmbedder
-from tests.conftest import StoreFactory
 from tests.support.products import unit_vector, vector_upsert
 from tests.support.search_env import Vrs, running_vrs
+from tests.support.stores import StoreFactory
 from vrs.limits import MAX_IDS_PER_CALL
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 

@@ -12,10 +12,10 @@ import pytest
 import pytest_asyncio
 
 from services.embedder.embedding import ImageEmbedder
-from tests.conftest import StoreFactory
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer
 from tests.support.search_env import Vrs, running_vrs
+from tests.support.stores import StoreFactory
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 CATEGORIES = ["shirt", "shoes", "bag", "hat"]

@@ -15,17 +15,17 @@ from qdrant_client import QdrantClient
 
 from services.embedder.embedding import ImageEmbedder
 from services.embedder.model.engine import InferenceEngine
-from services.search.query_embedder import LocalQueryEmbedder, QueryEmbedder
-from services.search.server import create_server as create_search_server
-from tests.conftest import StoreFactory
+from services.process_roles import LocalQueryEmbedder, create_server
+from services.search.query_embedder import QueryEmbedder
 from tests.support.factories import make_embedder, settings_for
 from tests.support.images import product_jpeg
 from tests.support.redis_server import free_port
 from tests.support.search_env import Vrs, running_vrs
 from tests.support.servers import embedder_server
+from tests.support.stores import StoreFactory
 from vrs.settings import Settings, StoreSettings
+from vrs.store.async_store import AsyncStore
 from vrs.store.qdrant_server_store import QdrantServerStore
-from vrs.store.runner import StoreRunner
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2, search_pb2_grpc
 
 N = 300
@@ -269,7 +269,7 @@ async def test_split_deployment_embeds_over_grpc(
             )
         )
         settings = settings_for(tmp_path, search={"embedder_address": f"127.0.0.1:{emb.port}"})
-        server, port = await create_search_server(settings, store=StoreRunner(store, 10.0))
+        server, port = await create_server(settings, "search", store=AsyncStore(store, 10.0))
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = search_pb2_grpc.SearchServiceStub(channel)
             response = await stub.SearchByImage(
@@ -283,10 +283,10 @@ async def test_split_deployment_embeds_over_grpc(
 
 
 async def failed_image_search(
-    settings: Settings, embedder: QueryEmbedder | None, store: StoreRunner
+    settings: Settings, embedder: QueryEmbedder | None, store: AsyncStore
 ) -> grpc.aio.AioRpcError:
     """A search server with these parts; the error one image query gets from it."""
-    server, port = await create_search_server(settings, embedder=embedder, store=store)
+    server, port = await create_server(settings, "search", query_embedder=embedder, store=store)
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = search_pb2_grpc.SearchServiceStub(channel)
@@ -312,7 +312,7 @@ async def test_embedder_of_another_model_is_failed_precondition(
     store = store_factory(effnet.model_id, effnet.dimension)  # the collection holds effnet vectors
     async with embedder_server(tmp_path, inception) as emb:
         settings = settings_for(tmp_path, search={"embedder_address": f"127.0.0.1:{emb.port}"})
-        failure = await failed_image_search(settings, None, StoreRunner(store, 10.0))
+        failure = await failed_image_search(settings, None, AsyncStore(store, 10.0))
     await inception.close()
     assert failure.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "inception_v3@random-seed0" in (failure.details() or "")
@@ -324,7 +324,7 @@ async def test_embedder_unreachable_is_unavailable(
     store = store_factory(effnet.model_id, effnet.dimension)
     dead = f"127.0.0.1:{free_port()}"
     settings = settings_for(tmp_path, search={"embedder_address": dead, "embedder_timeout_s": 1.0})
-    failure = await failed_image_search(settings, None, StoreRunner(store, 10.0))
+    failure = await failed_image_search(settings, None, AsyncStore(store, 10.0))
     assert failure.code() == grpc.StatusCode.UNAVAILABLE
     assert "embedder unavailable" in (failure.details() or "")
 
@@ -338,7 +338,7 @@ async def test_qdrant_unreachable_is_unavailable(tmp_path: Path, effnet: ImageEm
         client, f"vrs_products__{effnet.model_id}", settings, effnet.model_id, effnet.dimension
     )
     failure = await failed_image_search(
-        settings_for(tmp_path), LocalQueryEmbedder(effnet), StoreRunner(dead_store, 2.0)
+        settings_for(tmp_path), LocalQueryEmbedder(effnet), AsyncStore(dead_store, 2.0)
     )
     assert failure.code() == grpc.StatusCode.UNAVAILABLE
     assert "Qdrant unavailable" in (failure.details() or "")

@@ -10,11 +10,11 @@ import pytest
 import pytest_asyncio
 
 from services.embedder.embedding import ImageEmbedder
-from tests.conftest import StoreFactory
 from tests.support.catalog import Row, read_catalog
 from tests.support.images import crop_and_recolour
 from tests.support.search_env import running_vrs
 from tests.support.servers import RunningEmbedder, embedder_server
+from tests.support.stores import StoreFactory
 from vrs.store.base import VectorStore
 from vrs.store.filters import ProductFilter
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2

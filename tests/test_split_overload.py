@@ -9,12 +9,12 @@ from pathlib import Path
 import grpc
 
 from services.embedder.model.engine import InferenceEngine
-from services.search.server import create_server as create_search_server
-from tests.conftest import StoreFactory
+from services.process_roles import create_server
 from tests.support.factories import make_embedder, settings_for
 from tests.support.images import product_jpeg
 from tests.support.servers import embedder_server
-from vrs.store.runner import StoreRunner
+from tests.support.stores import StoreFactory
+from vrs.store.async_store import AsyncStore
 from vrs.v1 import common_pb2, search_pb2, search_pb2_grpc
 
 LIVENESS_S = 60.0
@@ -28,7 +28,7 @@ async def test_a_full_embedder_queue_is_resource_exhausted_through_search(
     codes: list[grpc.StatusCode] = []
     async with embedder_server(tmp_path, tight) as emb:
         settings = settings_for(tmp_path, search={"embedder_address": f"127.0.0.1:{emb.port}"})
-        server, port = await create_search_server(settings, store=StoreRunner(store, 10.0))
+        server, port = await create_server(settings, "search", store=AsyncStore(store, 10.0))
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = search_pb2_grpc.SearchServiceStub(channel)
 

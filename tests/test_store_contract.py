@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from qdrant_client import models as qm
 
-from tests.conftest import StoreFactory
+from tests.support.stores import StoreFactory
 from vrs.catalog import Product, StoredProduct
 from vrs.errors import InvalidVector, ModelMismatch
 from vrs.settings import StoreSettings

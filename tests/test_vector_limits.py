@@ -14,9 +14,9 @@ import pytest
 import pytest_asyncio
 
 from services.embedder.embedding import ImageEmbedder
-from tests.conftest import StoreFactory
 from tests.support.products import unit_vector, vector_upsert
 from tests.support.search_env import Vrs, running_vrs
+from tests.support.stores import StoreFactory
 from vrs.catalog import checked_vector
 from vrs.errors import InvalidVector
 from vrs.limits import MAX_VECTOR_NORM

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest_asyncio
 
 from services.embedder.embedding import ImageEmbedder
-from tests.conftest import StoreFactory
 from tests.support.products import unit_vector, vector_upsert
 from tests.support.servers import RunningEmbedder, embedder_server
+from tests.support.stores import StoreFactory
 from vrs.v1 import common_pb2, embedder_pb2
 
 OUT = embedder_pb2

@@ -1,4 +1,4 @@
-"""gRPC server bootstrap shared by every vrs service: health, reflection, error mapping and
+"""gRPC server bootstrap shared by every vrs service: TLS, health, reflection, error mapping and
 access logs, graceful shutdown."""
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 from grpc_reflection.v1alpha import reflection
 
+from vrs.auth.interceptor import auth_interceptor
+from vrs.bind_policy import check_bind
 from vrs.errors import VrsError
 from vrs.grpc_errors import status_code
 from vrs.redact import redact_text
-from vrs.settings import ServerSettings
+from vrs.settings import AuthSettings, ServerSettings
+from vrs.tls.server import ServerTls
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +50,32 @@ class ServiceBinding:
 
 @dataclass
 class GrpcServer:
+    """A vrs gRPC server: its port, health, TLS files being watched, and what to close."""
+
     server: grpc.aio.Server
     port: int
     health: health_aio.HealthServicer
     services: Sequence[str]
     grace_s: float
     closers: list[Closer] = field(default_factory=list)
+    tls: ServerTls | None = None
     _stopped: bool = False
+    _tls_watch: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.server.start()
+        if self.tls is not None:
+            self._tls_watch = asyncio.create_task(self.tls.watch(), name="tls-file-watch")
         for name in (*self.services, ""):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("serving", extra={"port": self.port, "services": list(self.services)})
+        log.info(
+            "serving",
+            extra={
+                "port": self.port,
+                "services": list(self.services),
+                "tls": "off" if self.tls is None else "mutual" if self.tls.mutual else "on",
+            },
+        )
 
     async def stop(self, grace_s: float | None = None) -> None:
         """NOT_SERVING first (load balancers stop sending), drain in-flight calls, then close
@@ -67,6 +83,8 @@ class GrpcServer:
         if self._stopped:
             return
         self._stopped = True
+        if self._tls_watch is not None:
+            self._tls_watch.cancel()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self.grace_s if grace_s is None else grace_s)
         for close in reversed(self.closers):
@@ -88,11 +106,21 @@ class GrpcServer:
 
 
 def create_grpc_server(
-    settings: ServerSettings, bindings: Sequence[ServiceBinding], closers: Sequence[Closer] = ()
+    settings: ServerSettings,
+    bindings: Sequence[ServiceBinding],
+    closers: Sequence[Closer] = (),
+    *,
+    auth: AuthSettings | None = None,
 ) -> GrpcServer:
+    """ConfigurationError for a non-loopback address without TLS and auth (unless
+    VRS_GRPC_INSECURE) and for unusable TLS files, before anything listens."""
+    check_bind(settings, auth)
+    tls = ServerTls.from_settings(settings)
     max_bytes = settings.max_message_mb * 1024 * 1024
+    # Callers are admitted before anything else runs; refused calls never reach a servicer.
+    admission = auth_interceptor(settings, auth or AuthSettings.model_construct())
     server = grpc.aio.server(
-        interceptors=[DomainErrorInterceptor()],
+        interceptors=[admission, DomainErrorInterceptor()],
         options=[
             ("grpc.max_receive_message_length", max_bytes),
             ("grpc.max_send_message_length", max_bytes),
@@ -113,10 +141,16 @@ def create_grpc_server(
             ],
             server,
         )
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    address = f"{settings.host}:{settings.port}"
+    if tls is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, tls.credentials())
     if port == 0:
-        raise OSError(f"cannot bind gRPC port {settings.host}:{settings.port}")
-    return GrpcServer(server, port, health, names, settings.shutdown_grace_s, list(closers))
+        raise OSError(f"cannot bind gRPC port {address}")
+    return GrpcServer(
+        server, port, health, names, settings.shutdown_grace_s, list(closers), tls=tls
+    )
 
 
 class DomainErrorInterceptor(Interceptor):

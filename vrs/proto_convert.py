@@ -68,3 +68,10 @@ def patch_from_proto(message: embedder_pb2.ProductPatch) -> ProductPatch:
         currency=message.currency if has("currency") else None,
         in_stock=message.in_stock if has("in_stock") else None,
     )
+
+
+def patch_to_proto(patch: ProductPatch) -> embedder_pb2.ProductPatch:
+    message = embedder_pb2.ProductPatch(product_id=patch.product_id)
+    for name, value in patch.changes().items():
+        setattr(message, name, value)
+    return message

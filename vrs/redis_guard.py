@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from vrs.redis_url import url_and_password
+from vrs.redis_url import redis_connection
 from vrs.settings import RedisSettings
 
 if TYPE_CHECKING:
@@ -24,14 +24,18 @@ T = TypeVar("T")
 
 
 def redis_client(settings: RedisSettings, timeout_s: float | None = None) -> aioredis.Redis:
-    """A client whose every call is bounded by timeout_s (default: VRS_REDIS_TIMEOUT_MS)."""
+    """A client whose every call is bounded by timeout_s (default: VRS_REDIS_TIMEOUT_MS).
+
+    ConfigurationError for settings that cannot work (TLS files without rediss://, a password
+    in plaintext to another host); nothing has connected yet when it is raised.
+    """
     if not settings.url:
         raise ValueError("VRS_REDIS_URL is not set")
     timeout = settings.timeout_ms / 1000.0 if timeout_s is None else timeout_s
-    url, password = url_and_password(settings.url, settings.password)
+    url, connection = redis_connection(settings.url, settings)
     return aioredis.Redis.from_url(
         url,
-        password=password,
+        **connection,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         # Retrying inside one call would stretch it past its deadline; the guard's back-off

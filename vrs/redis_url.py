@@ -1,23 +1,112 @@
-"""The Redis URL and password a client connects with (VRS_REDIS_PASSWORD wins)."""
+"""How every vrs Redis client connects: URL, credentials, TLS files, and the plaintext rule."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import SecretStr
+from vrs.errors import ConfigurationError
+from vrs.plaintext_secrets import REDIS, refuse_plaintext_secret
+from vrs.redact import redact_uri
+from vrs.settings import RedisSettings
+
+TLS_SCHEME = "rediss"
 
 
-def url_and_password(url: str, password: SecretStr | None) -> tuple[str, str | None]:
-    """(url, password) for redis-py's from_url.
+def redis_connection(url: str, settings: RedisSettings) -> tuple[str, dict[str, Any]]:
+    """(url, keyword arguments) for redis-py's from_url, asyncio or not.
 
-    from_url lets a password in the URL override the password argument; the setting is
-    documented to win, so with one set the URL's password is taken out.
+    VRS_REDIS_USERNAME and VRS_REDIS_PASSWORD win over the URL's userinfo; rediss:// gets the
+    TLS files and hostname checking; a secret bound for another host over redis:// is refused
+    (ConfigurationError) unless VRS_REDIS_ALLOW_PLAINTEXT_SECRETS.
     """
-    if password is None or not password.get_secret_value():
-        return url, None
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url, password.get_secret_value()
+    password = settings.password.get_secret_value() if settings.password else None
+    url = _without_overridden_userinfo(
+        url, replace_user=bool(settings.username), replace_password=bool(password)
+    )
+    has_secret = bool(password) or bool(_url_password(url))
+    refuse_plaintext_secret(url, has_secret, settings.allow_plaintext_secrets, REDIS)
+    kwargs: dict[str, Any] = {}
+    if password:
+        kwargs["password"] = password
+    if settings.username:
+        kwargs["username"] = settings.username
+    kwargs.update(_tls_arguments(url, settings))
+    return url, kwargs
+
+
+def _tls_arguments(url: str, settings: RedisSettings) -> dict[str, Any]:
+    files = {
+        "VRS_REDIS_TLS_CA_FILE": settings.tls_ca_file,
+        "VRS_REDIS_TLS_CERT_FILE": settings.tls_cert_file,
+        "VRS_REDIS_TLS_KEY_FILE": settings.tls_key_file,
+    }
+    given = [name for name, path in files.items() if path is not None]
+    if url.partition("://")[0].strip().lower() != TLS_SCHEME:
+        if given:
+            raise ConfigurationError(
+                f"{', '.join(given)} set, but VRS_REDIS_URL {redact_uri(url)} is not "
+                f"{TLS_SCHEME}://: use a {TLS_SCHEME}:// URL for TLS"
+            )
+        return {}
+    if (settings.tls_cert_file is None) != (settings.tls_key_file is None):
+        raise ConfigurationError(
+            "VRS_REDIS_TLS_CERT_FILE and VRS_REDIS_TLS_KEY_FILE go together: set both or neither"
+        )
+    for name, path in files.items():
+        if path is not None:
+            _check_readable(name, path)
+    return {
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": True,
+        "ssl_ca_certs": _text(settings.tls_ca_file),
+        "ssl_certfile": _text(settings.tls_cert_file),
+        "ssl_keyfile": _text(settings.tls_key_file),
+    }
+
+
+def _check_readable(name: str, path: Path) -> None:
+    """Now, naming the setting, rather than as an ssl error on the first connection."""
+    try:
+        with path.open("rb") as file:
+            file.read(1)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{name} {path}: cannot be read ({exc.strerror or type(exc).__name__})"
+        ) from exc
+
+
+def _text(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def _without_overridden_userinfo(url: str, *, replace_user: bool, replace_password: bool) -> str:
+    """The URL without the userinfo parts the settings replace.
+
+    from_url lets the URL's username and password override its keyword arguments; the
+    settings are documented to win, so those parts of the URL are taken out.
+    """
+    if not (replace_user or replace_password):
+        return url
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:  # redis-py reports a URL it cannot parse, naming it
+        return url
+    if user is None and password is None:
+        return url
+    keep_user = None if replace_user else user
+    keep_password = None if replace_password else password
+    userinfo = keep_user or ""
+    if keep_password is not None:
+        userinfo += f":{keep_password}"
     host = parts.netloc.rpartition("@")[2]
-    netloc = f"{parts.username}@{host}" if parts.username else host
-    return urlunsplit(parts._replace(netloc=netloc)), password.get_secret_value()
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}" if userinfo else host))

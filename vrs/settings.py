@@ -33,13 +33,81 @@ class LogSettings(BaseSettings):
 class ServerSettings(BaseSettings):
     model_config = _section("VRS_GRPC_")
 
-    host: str = Field("0.0.0.0", description="Address the gRPC server binds to.")
+    host: str = Field(
+        "127.0.0.1",
+        description="Address the gRPC server binds to; a non-loopback one (0.0.0.0 in "
+        "containers) needs TLS and auth (VRS_GRPC_TLS_*, VRS_AUTH_TOKENS_FILE) or "
+        "VRS_GRPC_INSECURE.",
+    )
     port: int = Field(50051, ge=0, le=65535, description="gRPC port (0 picks a free port).")
     shutdown_grace_s: float = Field(
         20.0, gt=0, description="On SIGTERM, how long in-flight calls may take to finish."
     )
     max_message_mb: int = Field(64, gt=0, description="Largest gRPC message accepted or sent.")
-    reflection: bool = Field(True, description="Serve gRPC server reflection.")
+    reflection: bool = Field(
+        False,
+        description="Serve gRPC server reflection (to authenticated callers when auth is on).",
+    )
+    tls_cert_file: Path | None = Field(
+        None,
+        description="Server certificate chain (PEM); TLS is on when this and tls_key_file are "
+        "set. Re-read when it changes.",
+    )
+    tls_key_file: Path | None = Field(
+        None, description="Private key (PEM) of tls_cert_file. Re-read when it changes."
+    )
+    tls_client_ca_file: Path | None = Field(
+        None,
+        description="CA bundle (PEM) for mutual TLS: clients must present a certificate it "
+        "signed. Needs TLS; re-read when it changes.",
+    )
+    tls_reload_s: float = Field(
+        10.0,
+        gt=0,
+        description="How often certificate files (the server's, and the search service's "
+        "client ones for the embedder) are checked for changes: new connections get the new "
+        "certificate, open ones are kept.",
+    )
+    insecure: bool = Field(
+        False,
+        description="Allow listening on a non-loopback address without TLS and auth (logged as a "
+        "warning); for trusted networks only.",
+    )
+
+
+class AuthSettings(BaseSettings):
+    model_config = _section("VRS_AUTH_")
+
+    tokens_file: Path | None = Field(
+        None,
+        description="Callers' token hashes and client-certificate subjects with their roles "
+        "(search, ingest, admin), one a line; auth is on when this or "
+        "VRS_GRPC_TLS_CLIENT_CA_FILE is set.",
+    )
+    reload_s: float = Field(
+        5.0, gt=0, description="How often the tokens file is checked for changes."
+    )
+
+
+class ClientSettings(BaseSettings):
+    model_config = _section("VRS_CLIENT_")
+
+    token: SecretStr | None = Field(
+        None, description="Bearer token vrs clients (CLI, search -> embedder) send to servers."
+    )
+    tls_ca_file: Path | None = Field(
+        None,
+        description="CA bundle (PEM) that signed the server certificate; set: connect over TLS.",
+    )
+    tls_cert_file: Path | None = Field(
+        None,
+        description="Client certificate chain (PEM) for mutual TLS; re-read when it changes.",
+    )
+    tls_key_file: Path | None = Field(None, description="Private key (PEM) of tls_cert_file.")
+    tls_server_name: str | None = Field(
+        None,
+        description="Name checked in the server certificate instead of the address's host.",
+    )
 
 
 class ModelSettings(BaseSettings):
@@ -140,10 +208,21 @@ class StoreSettings(BaseSettings):
 
     url: str | None = Field(
         None,
-        description="Qdrant server URL (http://host:6333); ':memory:' for qdrant-client local "
-        "mode; unset: embedded Qdrant Edge in data_dir.",
+        description="Qdrant server URL (http://host:6333, https:// for TLS, REST and gRPC "
+        "alike); ':memory:' for qdrant-client local mode; unset: embedded Qdrant Edge in "
+        "data_dir.",
     )
     api_key: SecretStr | None = Field(None, description="Qdrant API key (server mode).")
+    tls_ca_file: Path | None = Field(
+        None,
+        description="CA bundle (PEM) that signs the Qdrant server's certificate, for https:// "
+        "URLs (REST and gRPC); unset: the system's trusted CAs.",
+    )
+    allow_plaintext_secrets: bool = Field(
+        False,
+        description="Allow the API key over http:// to a non-loopback host (logged as a warning "
+        "at every start); otherwise such a start is refused: use https://.",
+    )
     prefer_grpc: bool = Field(
         True,
         description="Talk to the Qdrant server over gRPC, on grpc_port (the URL's port is then "
@@ -200,9 +279,29 @@ class RedisSettings(BaseSettings):
     model_config = _section("VRS_REDIS_")
 
     url: str | None = Field(
-        None, description="redis://host:6379/0; unset: no cache and no catalog events."
+        None,
+        description="redis://host:6379/0, rediss:// for TLS; unset: no cache and no catalog "
+        "events.",
     )
     password: SecretStr | None = Field(None, description="Redis password (overrides the URL's).")
+    username: str | None = Field(
+        None, description="Redis ACL user (overrides the URL's); unset: the default user."
+    )
+    tls_ca_file: Path | None = Field(
+        None,
+        description="CA bundle (PEM) that signs the Redis server's certificate (rediss:// URLs); "
+        "unset: the system's trusted CAs.",
+    )
+    tls_cert_file: Path | None = Field(
+        None,
+        description="Client certificate (PEM) for Redis servers that require one (rediss://).",
+    )
+    tls_key_file: Path | None = Field(None, description="Private key (PEM) of tls_cert_file.")
+    allow_plaintext_secrets: bool = Field(
+        False,
+        description="Allow a password over redis:// to a non-loopback host (logged as a warning "
+        "at every start); otherwise such a start is refused: use rediss://.",
+    )
     timeout_ms: float = Field(100.0, gt=0, description="Deadline of every cache call.")
     retry_after_s: float = Field(
         1.0, ge=0, description="After a Redis failure, go uncached this long before retrying."
@@ -286,6 +385,8 @@ class Settings(BaseModel):
 
     log: LogSettings = Field(default_factory=LogSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    client: ClientSettings = Field(default_factory=ClientSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     images: ImageSettings = Field(default_factory=ImageSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)

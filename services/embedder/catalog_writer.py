@@ -17,9 +17,9 @@ from services.embedder.embedding import ImageEmbedder
 from vrs.catalog import Product, ProductPatch, StoredProduct, Vector, Versions, checked_vector
 from vrs.errors import InvalidInput, InvalidVector, ModelMismatch, NotFound, VrsError
 from vrs.generation import CatalogGeneration
-from vrs.image_source import ImageInput, sha256_hex
+from vrs.image_source import ImageFetcher, ImageInput, sha256_hex
 from vrs.item_failure import as_item_error
-from vrs.store.runner import StoreRunner
+from vrs.store.async_store import AsyncStore
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +68,17 @@ class _Loaded:
 
 
 class CatalogWriter:
+    """Writes catalog changes to the store, embedding only new images, and bumps the generation."""
+
     def __init__(
-        self, embedder: ImageEmbedder, store: StoreRunner, generation: CatalogGeneration | None
+        self,
+        embedder: ImageEmbedder,
+        store: AsyncStore,
+        generation: CatalogGeneration | None,
+        fetcher: ImageFetcher,
     ) -> None:
         self._embedder = embedder
+        self._fetcher = fetcher
         self._store = store
         self._generation = generation
         self.model_id = embedder.model_id
@@ -123,9 +130,9 @@ class CatalogWriter:
         if gate is not None:
             writes, rewrites = await _through_gate(gate, loaded, results, writes, rewrites)
         if writes:
-            await self._store.run(self._store.store.upsert, writes)
+            await self._store.upsert(writes)
         if rewrites:
-            await self._store.run(self._store.store.set_attributes, rewrites)
+            await self._store.set_attributes(rewrites)
         written = {w.product.product_id for w in writes}
         for entry in loaded:
             if entry.index not in results and entry.product.product_id in written:
@@ -164,7 +171,7 @@ class CatalogWriter:
             outcome = Outcome.UPDATED if changed else Outcome.UNCHANGED
             results.append(ItemResult(patch.product_id, outcome))
         if rewrites:
-            await self._store.run(self._store.store.set_attributes, rewrites)
+            await self._store.set_attributes(rewrites)
         if any(r.outcome is Outcome.UPDATED for r in results):
             await self._changed()
         return results
@@ -179,7 +186,7 @@ class CatalogWriter:
         existing = await self._stored_products(ids, known)
         deleted = [pid for pid in ids if pid in existing]
         if deleted:
-            await self._store.run(self._store.store.delete, deleted)
+            await self._store.delete(deleted)
             await self._changed()
         return deleted, [pid for pid in ids if pid not in existing]
 
@@ -188,11 +195,11 @@ class CatalogWriter:
     ) -> dict[str, StoredProduct]:
         if known is not None:
             return {pid: known[pid] for pid in ids if pid in known}
-        return await self._store.run(self._store.store.get, ids)
+        return await self._store.get(ids)
 
     async def optimize(self) -> bool:
         # Index builds take as long as they take; a deadline would abandon a useful build.
-        return await self._store.run(self._store.store.optimize, timeout_s=None)
+        return await self._store.optimize(timeout_s=None)
 
     async def _changed(self) -> None:
         # After the store write, and never failing it: a bump Redis does not take now stays
@@ -210,7 +217,7 @@ class CatalogWriter:
             if not product.image_uri and item.image.uri:
                 # The URI becomes an attribute: held to its size limit, before any fetch.
                 product = replace(product, image_uri=item.image.uri).validated()
-            data = await self._embedder.fetcher.load(item.image)
+            data = await self._fetcher.load(item.image)
             return _Loaded(index, item, product, data=data, image_sha256=sha256_hex(data))
         if item.vector is not None:
             if item.vector_model_id and item.vector_model_id != self.model_id:

@@ -64,10 +64,13 @@ class ImageEmbedder:
         )
 
     @classmethod
-    def from_settings(cls, model: ModelSettings, images: ImageSettings) -> ImageEmbedder:
+    def from_settings(
+        cls, model: ModelSettings, images: ImageSettings, fetcher: ImageFetcher
+    ) -> ImageEmbedder:
+        """Loads the configured model; `fetcher` is the process's, for URIs in embed_input."""
         backbone = BACKBONES[model.backbone]
         engine = InferenceEngine(backbone, load_model(backbone, model), model)
-        return cls(engine, model, images, ImageFetcher(images))
+        return cls(engine, model, images, fetcher)
 
     async def warm_up(self) -> None:
         """One forward pass before serving (once per engine), so no request pays for it."""
@@ -108,6 +111,6 @@ class ImageEmbedder:
         return future
 
     async def close(self) -> None:
+        """Stops the model and the decode pool; the fetcher belongs to whoever built it."""
         await self._batcher.stop()
         self._decode_pool.shutdown(wait=True)
-        await self.fetcher.close()

@@ -13,12 +13,13 @@ from services.embedder.events.consumer import EventsConsumer
 from services.embedder.servicer import EmbedderServicer
 from vrs.errors import ConfigurationError
 from vrs.generation import BumpRetrier, catalog_generation
-from vrs.grpc_server import Closer, GrpcServer, ServiceBinding, create_grpc_server
+from vrs.grpc_server import Closer, ServiceBinding
+from vrs.image_source import ImageFetcher
 from vrs.redis_check import check_redis
 from vrs.redis_guard import RedisGuard, redis_client
 from vrs.settings import Settings
+from vrs.store.async_store import AsyncStore
 from vrs.store.factory import open_store_for_writing
-from vrs.store.runner import StoreRunner
 from vrs.v1 import embedder_pb2, embedder_pb2_grpc
 
 SERVICE_NAME = embedder_pb2.DESCRIPTOR.services_by_name["EmbedderService"].full_name
@@ -26,8 +27,10 @@ SERVICE_NAME = embedder_pb2.DESCRIPTOR.services_by_name["EmbedderService"].full_
 
 @dataclass
 class EmbedderParts:
+    """An embedder service ready to bind to a gRPC server, and what to close when it stops."""
+
     embedder: ImageEmbedder
-    store: StoreRunner
+    store: AsyncStore
     writer: CatalogWriter
     redis: RedisGuard | None
     binding: ServiceBinding
@@ -37,20 +40,26 @@ class EmbedderParts:
 
 async def build_embedder(
     settings: Settings,
+    fetcher: ImageFetcher,
     *,
     embedder: ImageEmbedder | None = None,
-    store: StoreRunner | None = None,
+    store: AsyncStore | None = None,
     redis: RedisGuard | None = None,
 ) -> EmbedderParts:
+    """The embedder service of a process: the model, the catalog writer over the store and,
+    when enabled, the catalog events consumer.
+
+    The process's image fetcher, and parts given here, belong to the caller: left open.
+    """
     closers: list[Closer] = []
     if settings.events.enabled:
         # Before the model loads: a wrong Redis address or password is refused in seconds.
         await check_redis(settings.redis, "catalog events (VRS_EVENTS_ENABLED)")
     if embedder is None:
-        embedder = ImageEmbedder.from_settings(settings.model, settings.images)
+        embedder = ImageEmbedder.from_settings(settings.model, settings.images, fetcher)
         closers.append(embedder.close)
     if store is None:
-        store = StoreRunner(
+        store = AsyncStore(
             open_store_for_writing(settings.store, embedder.model_id, embedder.dimension),
             settings.store.timeout_s,
         )
@@ -67,7 +76,7 @@ async def build_embedder(
     # Before anything can reach the model (events, then SERVING): no request pays for the
     # first pass's lazy initialisation, and a model that cannot run fails the start.
     await embedder.warm_up()
-    writer = CatalogWriter(embedder, store, generation)
+    writer = CatalogWriter(embedder, store, generation, fetcher)
     events = (
         await _start_events(settings, writer, store, closers) if settings.events.enabled else None
     )
@@ -79,18 +88,8 @@ async def build_embedder(
     return EmbedderParts(embedder, store, writer, redis, binding, closers)
 
 
-async def create_server(
-    settings: Settings, *, embedder: ImageEmbedder | None = None, store: StoreRunner | None = None
-) -> tuple[GrpcServer, int]:
-    """A started embedder server; settings.server.port 0 binds a free port."""
-    parts = await build_embedder(settings, embedder=embedder, store=store)
-    server = create_grpc_server(settings.server, [parts.binding], parts.closers)
-    await server.start()
-    return server, server.port
-
-
 async def _start_events(
-    settings: Settings, writer: CatalogWriter, store: StoreRunner, closers: list[Closer]
+    settings: Settings, writer: CatalogWriter, store: AsyncStore, closers: list[Closer]
 ) -> EventsConsumer:
     if not settings.redis.url:
         raise ConfigurationError("VRS_EVENTS_ENABLED needs VRS_REDIS_URL (the events stream)")

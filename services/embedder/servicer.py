@@ -13,7 +13,7 @@ from services.embedder.catalog_writer import (
     UpsertItem,
 )
 from services.embedder.embedding import ImageEmbedder
-from services.embedder.events.consumer import EventsConsumer
+from services.embedder.events.consumer import EventsConsumer, EventsStatus
 from vrs.catalog import ProductPatch, normalize_product_id, split_product_ids
 from vrs.errors import InvalidInput
 from vrs.grpc_errors import item_error, status_of_item
@@ -25,7 +25,7 @@ from vrs.proto_convert import (
     product_from_proto,
     stored_product_to_proto,
 )
-from vrs.store.runner import StoreRunner
+from vrs.store.async_store import AsyncStore
 from vrs.v1 import common_pb2, embedder_pb2, embedder_pb2_grpc
 
 MAX_REPORTED_FAILURES = 1000
@@ -48,7 +48,7 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
         self,
         embedder: ImageEmbedder,
         writer: CatalogWriter,
-        store: StoreRunner,
+        store: AsyncStore,
         events: EventsConsumer | None = None,
     ) -> None:
         self._embedder = embedder
@@ -148,7 +148,9 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
         self, request: embedder_pb2.DeleteProductsRequest, context: Context
     ) -> embedder_pb2.DeleteProductsResponse:
         ids, invalid = split_product_ids(request.product_ids)
-        deleted, not_found = await self._writer.delete(ids) if ids else ([], [])
+        # No valid id because every one was refused: those refusals are the answer. No id at
+        # all: the writer's INVALID_ARGUMENT.
+        deleted, not_found = await self._writer.delete(ids) if ids or not invalid else ([], [])
         return embedder_pb2.DeleteProductsResponse(
             deleted=deleted, not_found=not_found, invalid=_invalid_ids(invalid)
         )
@@ -158,7 +160,7 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
     ) -> embedder_pb2.GetProductsResponse:
         valid, invalid = split_product_ids(request.product_ids)
         ids = list(dict.fromkeys(valid))
-        found = await self._store.run(self._store.store.get, ids)
+        found = await self._store.get(ids)
         return embedder_pb2.GetProductsResponse(
             products=[stored_product_to_proto(found[pid].product) for pid in ids if pid in found],
             not_found=[pid for pid in ids if pid not in found],
@@ -168,7 +170,7 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
     async def GetStats(
         self, request: embedder_pb2.GetEmbedderStatsRequest, context: Context
     ) -> embedder_pb2.EmbedderStats:
-        info = await self._store.run(self._store.store.info)
+        info = await self._store.info()
         engine = self._embedder.engine
         stats = embedder_pb2.EmbedderStats(
             index=embedder_pb2.IndexStats(
@@ -185,8 +187,24 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
             images_embedded=engine.images_embedded,
         )
         if self._events is not None:
-            stats.events.CopyFrom(await self._events.stats())
+            stats.events.CopyFrom(events_stats_to_proto(await self._events.stats()))
         return stats
+
+
+def events_stats_to_proto(status: EventsStatus) -> embedder_pb2.EventsStats:
+    return embedder_pb2.EventsStats(
+        enabled=True,
+        stream=status.stream,
+        group=status.group,
+        # The message has no "unknown": when Redis did not say, 0.
+        lag=status.lag or 0,
+        pending=status.pending or 0,
+        processed=status.processed,
+        retried=status.retried,
+        dead_lettered=status.dead_lettered,
+        group_recreated=status.group_recreated,
+        consumers_removed=status.consumers_removed,
+    )
 
 
 def _upsert_item(message: embedder_pb2.ProductUpsert) -> UpsertItem:

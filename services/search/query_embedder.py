@@ -1,5 +1,5 @@
-"""How the search service turns a query image into a vector: the embedder fleet over gRPC, or
-the embedder in this very process (all-in-one mode, no network hop)."""
+"""How the search service turns a query image into a vector: the embedder fleet over gRPC (or,
+in a process that runs both services, the embedder in it: see services/process_roles.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Protocol
 import grpc
 import numpy as np
 
-from services.embedder.embedding import ImageEmbedder
 from vrs.catalog import Vector
 from vrs.errors import InvalidImage, VrsError
 from vrs.grpc_errors import error_from_item, error_from_status
+from vrs.reloading_channel import ReloadingChannel
+from vrs.settings import ClientSettings
 from vrs.v1 import common_pb2, embedder_pb2, embedder_pb2_grpc
 
 if TYPE_CHECKING:
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 
 
 class QueryEmbedder(Protocol):
+    """What the search service needs from an embedder: a query image's vector and model."""
+
     async def embed(self, data: bytes) -> tuple[Vector, str]:
         """(vector, model id) of an image; InvalidImage for bad bytes, Unavailable if down."""
         ...
@@ -28,33 +31,43 @@ class QueryEmbedder(Protocol):
     async def close(self) -> None: ...
 
 
-class LocalQueryEmbedder:
-    def __init__(self, embedder: ImageEmbedder) -> None:
-        self._embedder = embedder
-
-    async def embed(self, data: bytes) -> tuple[Vector, str]:
-        return await self._embedder.embed(data), self._embedder.model_id
-
-    async def model_id(self) -> str:
-        return self._embedder.model_id
-
-    async def close(self) -> None:
-        """The embedder belongs to whoever built it."""
-
-
 class GrpcQueryEmbedder:
-    def __init__(self, address: str, timeout_s: float, max_message_mb: int = 64) -> None:
+    """The embedder fleet over gRPC, behind the address of its service (split deployments)."""
+
+    def __init__(
+        self,
+        address: str,
+        timeout_s: float,
+        max_message_mb: int = 64,
+        client: ClientSettings | None = None,
+        tls_reload_s: float = 10.0,
+    ) -> None:
+        """`client`: TLS, client certificate and token for the embedder (VRS_CLIENT_*); its
+        certificate files are re-read every tls_reload_s when they change."""
         self._address = address
         self._timeout_s = timeout_s
         size = max_message_mb * 1024 * 1024
-        self._channel = grpc.aio.insecure_channel(
+        self._channels = ReloadingChannel(
             address,
+            client if client is not None else ClientSettings.model_construct(),
             options=[
                 ("grpc.max_send_message_length", size),
                 ("grpc.max_receive_message_length", size),
             ],
+            check_every_s=tls_reload_s,
+            drain_s=timeout_s,
         )
-        self._stub: EmbedderServiceAsyncStub = embedder_pb2_grpc.EmbedderServiceStub(self._channel)
+        self._stub_channel: grpc.aio.Channel | None = None
+        self._stub_cache: EmbedderServiceAsyncStub | None = None
+
+    @property
+    def _stub(self) -> EmbedderServiceAsyncStub:
+        # A rotated certificate brings a new channel: stubs are bound to one.
+        channel = self._channels.channel
+        if self._stub_cache is None or channel is not self._stub_channel:
+            self._stub_cache = embedder_pb2_grpc.EmbedderServiceStub(channel)
+            self._stub_channel = channel
+        return self._stub_cache
 
     async def embed(self, data: bytes) -> tuple[Vector, str]:
         request = embedder_pb2.EmbedRequest(images=[common_pb2.ImageSource(data=data)])
@@ -77,7 +90,7 @@ class GrpcQueryEmbedder:
         return stats.index.model_id
 
     async def close(self) -> None:
-        await self._channel.close(None)
+        await self._channels.close()
 
     def _translate(self, exc: grpc.aio.AioRpcError) -> VrsError:
         code, details = exc.code(), exc.details() or ""

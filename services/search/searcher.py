@@ -21,8 +21,8 @@ from vrs.errors import InvalidInput, ModelMismatch, NotFound, VrsError
 from vrs.image_source import ImageFetcher, sha256_hex
 from vrs.item_failure import as_item_error
 from vrs.settings import SearchSettings
+from vrs.store.async_store import AsyncStore
 from vrs.store.filters import ProductFilter
-from vrs.store.runner import StoreRunner
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +30,13 @@ Query = ImageQuery | ProductQuery
 
 
 class Searcher:
+    """Answers shoppers' queries: the products nearest a photo or a product, within a filter."""
+
     def __init__(
         self,
         embedder: QueryEmbedder,
         fetcher: ImageFetcher,
-        store: StoreRunner,
+        store: AsyncStore,
         cache: SearchCache | None,
         settings: SearchSettings,
     ) -> None:
@@ -68,7 +70,7 @@ class Searcher:
         model_id = await self._store.model_id()
 
         async def compute() -> SearchResult:
-            found = await self._store.run(self._store.store.get, [query.product_id], True)
+            found = await self._store.get([query.product_id], with_vectors=True)
             stored = found.get(query.product_id)
             if stored is None or stored.vector is None:
                 raise NotFound(f"product {query.product_id!r} is not in the catalog")
@@ -156,14 +158,11 @@ class Searcher:
     async def _nearest(
         self, vector: Vector, k: int, flt: ProductFilter, max_distance: float | None, model_id: str
     ) -> SearchResult:
-        store = self._store.store
         # HNSW loses recall when a filter leaves few candidates; below the threshold an exact
         # scan of the filtered set is both correct and cheap (payload indexes find the set).
-        candidates = await self._store.run(store.count, flt)
+        candidates = await self._store.count(flt)
         exact = candidates <= self._settings.exact_threshold
-        hits = await self._store.run(
-            store.search, vector, k, flt, max_distance, exact, self._settings.hnsw_ef
-        )
+        hits = await self._store.search(vector, k, flt, max_distance, exact, self._settings.hnsw_ef)
         return SearchResult(
             matches=tuple(Match(h.stored.product, h.distance) for h in hits), model_id=model_id
         )

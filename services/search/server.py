@@ -11,13 +11,13 @@ from services.search.query_embedder import GrpcQueryEmbedder, QueryEmbedder
 from services.search.searcher import Searcher
 from services.search.servicer import SearchServicer
 from vrs.errors import ConfigurationError, Unavailable
-from vrs.grpc_server import Closer, GrpcServer, ServiceBinding, create_grpc_server
+from vrs.grpc_server import Closer, ServiceBinding
 from vrs.image_source import ImageFetcher
 from vrs.limits import check_response_fits
 from vrs.redis_guard import RedisGuard, redis_client
 from vrs.settings import Settings
+from vrs.store.async_store import AsyncStore
 from vrs.store.factory import check_shared_store, open_store_for_reading
-from vrs.store.runner import StoreRunner
 from vrs.v1 import search_pb2, search_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -27,19 +27,27 @@ SERVICE_NAME = search_pb2.DESCRIPTOR.services_by_name["SearchService"].full_name
 
 @dataclass
 class SearchParts:
+    """A search service ready to bind to a gRPC server, and what to close when it stops."""
+
     searcher: Searcher
-    store: StoreRunner
+    store: AsyncStore
     binding: ServiceBinding
     closers: list[Closer] = field(default_factory=list)
 
 
 async def build_search(
     settings: Settings,
+    fetcher: ImageFetcher,
     *,
     embedder: QueryEmbedder | None = None,
-    store: StoreRunner | None = None,
+    store: AsyncStore | None = None,
     redis: RedisGuard | None = None,
 ) -> SearchParts:
+    """The search service of a process: answers from the store, query images embedded by
+    `embedder` (default: the embedder fleet at VRS_SEARCH_EMBEDDER_ADDRESS).
+
+    The process's image fetcher, and parts given here, belong to the caller: left open.
+    """
     closers: list[Closer] = []
     check_response_fits(
         settings.search.max_k, settings.search.max_batch_queries, settings.server.max_message_mb
@@ -54,12 +62,16 @@ async def build_search(
                 "the embedder); `vrs serve` runs both in one process"
             )
         embedder = GrpcQueryEmbedder(
-            address, settings.search.embedder_timeout_s, settings.server.max_message_mb
+            address,
+            settings.search.embedder_timeout_s,
+            settings.server.max_message_mb,
+            settings.client,
+            settings.server.tls_reload_s,
         )
         closers.append(embedder.close)
     if store is None:
         model_id = await _embedder_model(embedder, settings.search.embedder_startup_wait_s)
-        store = StoreRunner(
+        store = AsyncStore(
             open_store_for_reading(settings.store, model_id), settings.store.timeout_s
         )
         closers.append(store.close)
@@ -77,8 +89,6 @@ async def build_search(
                 "embedding_ttl_s": settings.cache.embedding_ttl_s,
             },
         )
-    fetcher = ImageFetcher(settings.images)
-    closers.append(fetcher.close)
     searcher = Searcher(embedder, fetcher, store, cache, settings.search)
     servicer = SearchServicer(searcher, store)
     binding = ServiceBinding(
@@ -86,16 +96,6 @@ async def build_search(
         lambda server: search_pb2_grpc.add_SearchServiceServicer_to_server(servicer, server),
     )
     return SearchParts(searcher, store, binding, closers)
-
-
-async def create_server(
-    settings: Settings, *, embedder: QueryEmbedder | None = None, store: StoreRunner | None = None
-) -> tuple[GrpcServer, int]:
-    """A started search server; settings.server.port 0 binds a free port."""
-    parts = await build_search(settings, embedder=embedder, store=store)
-    server = create_grpc_server(settings.server, [parts.binding], parts.closers)
-    await server.start()
-    return server, server.port
 
 
 async def _embedder_model(embedder: QueryEmbedder, wait_s: float) -> str:

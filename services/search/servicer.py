@@ -9,13 +9,13 @@ from vrs.grpc_errors import item_error
 from vrs.grpc_server import Context
 from vrs.item_failure import as_item_error
 from vrs.proto_convert import image_from_proto, stored_product_to_proto
+from vrs.store.async_store import AsyncStore
 from vrs.store.filters import ProductFilter
-from vrs.store.runner import StoreRunner
 from vrs.v1 import search_pb2, search_pb2_grpc
 
 
 class SearchServicer(search_pb2_grpc.SearchServiceServicer):
-    def __init__(self, searcher: Searcher, store: StoreRunner) -> None:
+    def __init__(self, searcher: Searcher, store: AsyncStore) -> None:
         self._searcher = searcher
         self._store = store
 
@@ -44,7 +44,7 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
     async def GetStats(
         self, request: search_pb2.GetSearchStatsRequest, context: Context
     ) -> search_pb2.SearchStats:
-        info = await self._store.run(self._store.store.info)
+        info = await self._store.info()
         stats = search_pb2.SearchStats(
             collection=info.collection, model_id=info.model_id, points=info.points
         )

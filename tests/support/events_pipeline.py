@@ -24,8 +24,8 @@ from vrs.generation import CatalogGeneration
 from vrs.image_source import ImageInput
 from vrs.redis_guard import RedisGuard, redis_client
 from vrs.settings import EventsSettings, RedisSettings, StoreSettings
+from vrs.store.async_store import AsyncStore
 from vrs.store.qdrant_edge_store import QdrantEdgeStore
-from vrs.store.runner import StoreRunner
 
 STREAM = "test:catalog-events"
 DEAD = "test:catalog-events:dead"
@@ -56,7 +56,7 @@ class EventsPipeline:
     """Store, writer and the consumers started on it; closed by events_pipeline()."""
 
     store: QdrantEdgeStore
-    runner: StoreRunner
+    async_store: AsyncStore
     writer: CatalogWriter
     redis_url: str
     consumers: list[EventsConsumer] = field(default_factory=list)
@@ -70,7 +70,7 @@ class EventsPipeline:
     def applier(self, lock_ttl_ms: int = 5000, lock_wait_ms: int = 10_000) -> ChangeApplier:
         return ChangeApplier(
             self.writer,
-            self.runner,
+            self.async_store,
             self.client(),
             KEY_PREFIX,
             TOMBSTONE_TTL_S,
@@ -107,10 +107,11 @@ async def events_pipeline(
         embedder.model_id,
         embedder.dimension,
     )
-    runner = StoreRunner(store, 10.0)
+    async_store = AsyncStore(store, 10.0)
     guard = RedisGuard(redis_client(RedisSettings(url=redis_url)), RedisSettings())
-    writer = CatalogWriter(embedder, runner, CatalogGeneration(guard, KEY_PREFIX))
-    pipeline = EventsPipeline(store, runner, writer, redis_url)
+    generation = CatalogGeneration(guard, KEY_PREFIX)
+    writer = CatalogWriter(embedder, async_store, generation, embedder.fetcher)
+    pipeline = EventsPipeline(store, async_store, writer, redis_url)
     try:
         yield pipeline
     finally:
@@ -119,7 +120,7 @@ async def events_pipeline(
         for client in pipeline.clients:
             await client.aclose()
         await guard.close()
-        await runner.close()
+        await async_store.close()
 
 
 def sync_redis(url: str) -> redis.Redis:

@@ -11,11 +11,19 @@ from vrs.image_source import ImageFetcher
 from vrs.settings import ImageSettings, ModelSettings, Settings
 
 
+class FetcherOwningEmbedder(ImageEmbedder):
+    """An embedder that closes its fetcher too: a test builds one fetcher per embedder."""
+
+    async def close(self) -> None:
+        await super().close()
+        await self.fetcher.close()
+
+
 def make_embedder(
     engine: InferenceEngine, images: ImageSettings | None = None, **model: object
 ) -> ImageEmbedder:
     images = images or ImageSettings()
-    return ImageEmbedder(engine, ModelSettings(**model), images, ImageFetcher(images))  # type: ignore[arg-type]
+    return FetcherOwningEmbedder(engine, ModelSettings(**model), images, ImageFetcher(images))  # type: ignore[arg-type]
 
 
 def settings_for(tmp_path: Path, **sections: dict[str, Any]) -> Settings:

@@ -9,8 +9,8 @@ from typing import Any
 
 from qdrant_client import QdrantClient
 
-from services.embedder.embedding import ImageEmbedder
 from services.embedder.model.engine import InferenceEngine
+from tests.support.factories import FetcherOwningEmbedder
 from tests.support.search_env import Vrs, running_vrs
 from vrs.catalog import Vector
 from vrs.errors import Overloaded
@@ -23,7 +23,7 @@ BUG_TRIGGER = b"trigger the injected bug"
 BUG_SECRET = "hunter2-in-a-traceback"
 
 
-class BuggyEmbedder(ImageEmbedder):
+class BuggyEmbedder(FetcherOwningEmbedder):
     """The real embedder, except that BUG_TRIGGER raises an unexpected RuntimeError."""
 
     async def embed(self, data: bytes) -> Vector:
@@ -54,7 +54,7 @@ async def running_buggy_vrs(
         await embedder.close()
 
 
-class BusyEmbedder(ImageEmbedder):
+class BusyEmbedder(FetcherOwningEmbedder):
     """The real embedder, answering Overloaded (a full queue) to its first `busy_calls` images."""
 
     def __init__(self, *args: Any, busy_calls: int, **kwargs: Any) -> None:

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 
-from services.app import create_app_server
 from services.embedder.embedding import ImageEmbedder
+from services.process_roles import create_server
 from tests.support.factories import settings_for
 from vrs.grpc_server import GrpcServer
+from vrs.store.async_store import AsyncStore
 from vrs.store.base import VectorStore
-from vrs.store.runner import StoreRunner
 from vrs.v1 import embedder_pb2_grpc, search_pb2_grpc
 
 if TYPE_CHECKING:
@@ -26,16 +26,16 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class CountingStoreRunner(StoreRunner):
-    """The real store runner, counting which store operations are called."""
+class CountingStore(AsyncStore):
+    """The real async store, counting calls per store method name (calls["search"])."""
 
     def __init__(self, store: VectorStore, timeout_s: float = 10.0) -> None:
         super().__init__(store, timeout_s)
         self.calls: Counter[str] = Counter()
 
-    async def run(self, fn: Callable[..., T], *args: Any, timeout_s: float | None = -1.0) -> T:
-        self.calls[getattr(fn, "__name__", "?")] += 1
-        return await super().run(fn, *args, timeout_s=timeout_s)
+    async def _run(self, operation: str, call: Callable[[], T], timeout_s: float | None) -> T:
+        self.calls[operation] += 1
+        return await super()._run(operation, call, timeout_s)
 
 
 @dataclass
@@ -44,16 +44,19 @@ class Vrs:
     channel: grpc.aio.Channel
     search: SearchServiceAsyncStub
     embedder: EmbedderServiceAsyncStub
-    store: CountingStoreRunner
+    store: CountingStore
 
 
 @asynccontextmanager
 async def running_vrs(
     tmp_path: Path, embedder: ImageEmbedder, store: VectorStore, **sections: dict[str, Any]
 ) -> AsyncIterator[Vrs]:
-    runner = CountingStoreRunner(store)
-    server, port = await create_app_server(
-        settings_for(tmp_path, **sections), image_embedder=embedder, store=runner
+    counting = CountingStore(store)
+    server, port = await create_server(
+        settings_for(tmp_path, **sections),
+        image_embedder=embedder,
+        fetcher=embedder.fetcher,  # the test built it with the embedder: the process's one
+        store=counting,
     )
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     try:
@@ -62,7 +65,7 @@ async def running_vrs(
             channel,
             search_pb2_grpc.SearchServiceStub(channel),
             embedder_pb2_grpc.EmbedderServiceStub(channel),
-            runner,
+            counting,
         )
     finally:
         await channel.close(None)

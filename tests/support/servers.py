@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from services.embedder.embedding import ImageEmbedder
-from services.embedder.server import create_server
+from services.process_roles import create_server
 from tests.support.factories import settings_for
+from vrs.grpc_client import open_channel
 from vrs.grpc_server import GrpcServer
+from vrs.settings import ClientSettings
+from vrs.store.async_store import AsyncStore
 from vrs.store.base import VectorStore
-from vrs.store.runner import StoreRunner
 from vrs.v1 import embedder_pb2_grpc
 
 if TYPE_CHECKING:
@@ -35,13 +37,22 @@ async def embedder_server(
     tmp_path: Path,
     embedder: ImageEmbedder,
     store: VectorStore | None = None,
+    client: ClientSettings | None = None,
     **sections: dict[str, Any],
 ) -> AsyncIterator[RunningEmbedder]:
-    runner = StoreRunner(store, 10.0) if store is not None else None
+    """An embedder server with `sections` over the test settings; its channel is made as
+    `client` says (TLS, client certificate, token; default plaintext)."""
+    facade = AsyncStore(store, 10.0) if store is not None else None
     server, port = await create_server(
-        settings_for(tmp_path, **sections), embedder=embedder, store=runner
+        settings_for(tmp_path, **sections),
+        "embedder",
+        image_embedder=embedder,
+        fetcher=embedder.fetcher,  # the test built it with the embedder: the process's one
+        store=facade,
     )
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    channel = open_channel(
+        f"127.0.0.1:{port}", client or ClientSettings.model_construct(), aio=True
+    )
     try:
         yield RunningEmbedder(server, port, channel, embedder_pb2_grpc.EmbedderServiceStub(channel))
     finally:

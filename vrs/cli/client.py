@@ -7,6 +7,9 @@ from typing import Any, TypeVar
 
 import grpc
 
+from vrs.cli.connection import unreachable_hint
+from vrs.grpc_client import open_channel
+from vrs.settings import ClientSettings
 from vrs.v1 import embedder_pb2, embedder_pb2_grpc, search_pb2, search_pb2_grpc
 
 T = TypeVar("T")
@@ -18,12 +21,20 @@ class CliError(Exception):
 
 
 class VrsClient:
-    def __init__(self, address: str, timeout_s: float = 60.0) -> None:
+    """The CLI's connection to one vrs server: TLS, client certificate and token as
+    `settings` say (plaintext without them)."""
+
+    def __init__(
+        self, address: str, settings: ClientSettings | None = None, timeout_s: float = 60.0
+    ) -> None:
         self.address = address
         self._timeout_s = timeout_s
+        self._settings = settings if settings is not None else ClientSettings.model_construct()
         size = 64 * 1024 * 1024
-        self._channel = grpc.insecure_channel(
+        self._channel = open_channel(
             address,
+            self._settings,
+            aio=False,
             options=[
                 ("grpc.max_send_message_length", size),
                 ("grpc.max_receive_message_length", size),
@@ -58,7 +69,8 @@ class VrsClient:
         code: grpc.StatusCode = exc.code()
         details: str = exc.details() or ""
         if code == grpc.StatusCode.UNAVAILABLE and "unavailable:" not in details:
-            return CliError(f"cannot reach vrs at {self.address}: {details}")
+            hint = unreachable_hint(details, self._settings)
+            return CliError(f"cannot reach vrs at {self.address}: {details}{hint}")
         if code == grpc.StatusCode.UNIMPLEMENTED:
             return CliError(f"the server at {self.address} does not run that service")
         return CliError(f"{code.name.lower().replace('_', ' ')}: {details}")

@@ -7,11 +7,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from vrs.catalog import normalize_product_id
+from vrs.catalog import Product, normalize_product_id
 from vrs.cli.catalog_files import CatalogEntry, read_catalog
 from vrs.cli.client import CliError, VrsClient
 from vrs.errors import InvalidProduct
-from vrs.v1 import common_pb2, embedder_pb2
+from vrs.image_source import ImageInput
+from vrs.proto_convert import image_to_proto, product_to_proto
+from vrs.v1 import embedder_pb2
 
 
 def index_catalog(client: VrsClient, path: Path, batch_size: int = 32) -> int:
@@ -28,7 +30,7 @@ def index_catalog(client: VrsClient, path: Path, batch_size: int = 32) -> int:
             items = []
             for entry in entries[start : start + batch_size]:
                 try:
-                    items.append(_upsert(entry))
+                    items.append(upsert_request(entry))
                 except OSError as exc:
                     local_failures.append((entry.product_id, f"cannot read {entry.image}: {exc}"))
                 except InvalidProduct as exc:
@@ -56,17 +58,18 @@ def index_catalog(client: VrsClient, path: Path, batch_size: int = 32) -> int:
     return 1 if failed else 0
 
 
-def _upsert(entry: CatalogEntry) -> embedder_pb2.ProductUpsert:
-    product = common_pb2.ProductAttributes(
+def upsert_request(entry: CatalogEntry) -> embedder_pb2.ProductUpsert:
+    """The entry as the server reads products and images (vrs.proto_convert), photo included."""
+    product = Product(
         product_id=normalize_product_id(entry.product_id),
         title=entry.title,
         category=entry.category,
         brand=entry.brand,
+        price=entry.price,
         currency=entry.currency,
         image_uri=entry.image.resolve().as_uri(),
     )
-    if entry.price is not None:
-        product.price = entry.price
+    image = ImageInput(data=entry.image.read_bytes())
     return embedder_pb2.ProductUpsert(
-        product=product, image=common_pb2.ImageSource(data=entry.image.read_bytes())
+        product=product_to_proto(product), image=image_to_proto(image)
     )

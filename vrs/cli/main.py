@@ -14,8 +14,9 @@ from typing import NoReturn
 from pydantic import ValidationError
 
 from vrs.cli.client import DEFAULT_ADDRESS, CliError, VrsClient
+from vrs.cli.connection import add_connection_flags, client_settings
 from vrs.errors import VrsError
-from vrs.logs import redact, register_settings_secrets
+from vrs.logs import redact, register_secrets, register_settings_secrets
 from vrs.settings_errors import settings_problems
 
 
@@ -38,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("VRS_ADDRESS", DEFAULT_ADDRESS),
         help=f"host:port of the vrs server (default: $VRS_ADDRESS or {DEFAULT_ADDRESS})",
     )
+    parser.add_argument(
+        "--token",
+        help="bearer token of the caller, for servers with auth on (default: $VRS_CLIENT_TOKEN; "
+        "prefer the variable: flags show in the process list)",
+    )
+    add_connection_flags(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the services (settings: VRS_* variables)")
@@ -111,25 +118,37 @@ def build_parser() -> argparse.ArgumentParser:
         "--redis-url", default=os.environ.get("VRS_REDIS_URL"), help="default: $VRS_REDIS_URL"
     )
     publish.add_argument("--stream", help="default: $VRS_EVENTS_STREAM or vrs:catalog-events")
+
+    token = commands.add_parser("token", help="caller tokens for servers with auth on")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_commands.add_parser(
+        "create", help="a new token (printed once) and the line to add to the tokens file"
+    )
+    create.add_argument("name", help="the caller's name, shown in audit and error messages")
+    create.add_argument("--roles", required=True, help="comma-separated: search, ingest, admin")
     return parser
 
 
 def run_command(args: argparse.Namespace) -> int:
     if args.command == "serve":
-        from services.app import run
+        from services.process_roles import run
 
         return run(args.service)
     if args.command == "publish":
         return _publish(args)
+    if args.command == "token":
+        from vrs.cli.token import create
+
+        return create(args.name, args.roles)
     if args.command in ("health", "fetch-weights", "switch-alias"):
         from vrs.cli import ops
 
         if args.command == "health":
-            return ops.health(args.address, args.service)
+            return ops.health(args.address, args.service, settings=client_settings(args))
         if args.command == "fetch-weights":
             return ops.fetch_weights(args.backbone)
         return ops.switch_alias(args.model_id, args.alias)
-    client = VrsClient(args.address)
+    client = VrsClient(args.address, client_settings(args))
     try:
         return _dispatch(client, args)
     finally:
@@ -203,7 +222,7 @@ def _publish(args: argparse.Namespace) -> int:
         image_uris=args.image_uris,
         update=update,
         deletes=tuple(args.delete),
-        password=redis_settings.password,
+        settings=redis_settings,
     )
 
 
@@ -211,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _register_secrets()
+        register_secrets([args.token])
         return run_command(args)
     except (CliError, VrsError) as exc:
         _fail(args.command, str(exc))

@@ -6,17 +6,29 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from vrs.cli.client import CliError
+from vrs.cli.connection import unreachable_hint
+from vrs.grpc_client import open_channel
+from vrs.settings import ClientSettings
 
 
-def health(address: str, service: str = "", timeout_s: float = 3.0) -> int:
-    """Exit 0 when the server reports SERVING (container HEALTHCHECK)."""
-    with grpc.insecure_channel(address) as channel:
+def health(
+    address: str,
+    service: str = "",
+    timeout_s: float = 3.0,
+    settings: ClientSettings | None = None,
+) -> int:
+    """Exit 0 when the server reports SERVING (container HEALTHCHECK); over TLS when
+    `settings` say so."""
+    settings = settings if settings is not None else ClientSettings.model_construct()
+    with open_channel(address, settings, aio=False) as channel:
         try:
             answer = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=service), timeout=timeout_s
             )
         except grpc.RpcError as exc:
-            raise CliError(f"{address}: {exc.code().name}: {exc.details()}") from exc
+            details = exc.details() or ""
+            hint = unreachable_hint(details, settings)
+            raise CliError(f"{address}: {exc.code().name}: {details}{hint}") from exc
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
     print(status)
     return 0 if answer.status == health_pb2.HealthCheckResponse.SERVING else 1
@@ -24,10 +36,14 @@ def health(address: str, service: str = "", timeout_s: float = 3.0) -> int:
 
 def fetch_weights(backbone: str) -> int:
     """Resolve (and download, where allowed) a backbone's weights: for image builds."""
-    from services.embedder.model.backbones import BACKBONES
-    from services.embedder.model.weights import find_weights
     from vrs.errors import WeightsUnavailable
+    from vrs.model_stack import model_stack_needed
     from vrs.settings import ModelSettings
+
+    # The model stack is imported here only: the CLI's other commands run without it.
+    with model_stack_needed("fetching model weights"):
+        from services.embedder.model.backbones import BACKBONES
+        from services.embedder.model.weights import find_weights
 
     try:
         path, source = find_weights(BACKBONES[backbone], ModelSettings.model_validate({}))

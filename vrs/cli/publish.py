@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import redis
-from pydantic import SecretStr
 
 from vrs.catalog import Product, ProductPatch
 from vrs.cli.catalog_files import read_catalog
@@ -15,7 +14,8 @@ from vrs.events.publish import delete_event, publish, update_event, upsert_event
 from vrs.image_source import ImageInput
 from vrs.redact import redact_text, redact_uri
 from vrs.redis_check import as_domain_error
-from vrs.redis_url import url_and_password
+from vrs.redis_url import redis_connection
+from vrs.settings import RedisSettings
 from vrs.v1 import events_pb2
 
 # A publish blocks the shell, not a request path: generous, but never forever.
@@ -30,9 +30,10 @@ def publish_events(
     image_uris: bool = False,
     update: ProductPatch | None = None,
     deletes: tuple[str, ...] = (),
-    password: SecretStr | None = None,
+    settings: RedisSettings,
 ) -> int:
-    """Publish the events; password (VRS_REDIS_PASSWORD) wins over the URL's."""
+    """Publish the events to redis_url, connecting as the services do (settings: username,
+    password, TLS files and the plaintext rule of VRS_REDIS_*; theirs win over the URL's)."""
     events: list[events_pb2.CatalogEvent] = []
     try:
         if catalog is not None:
@@ -60,10 +61,10 @@ def publish_events(
     if not events:
         raise CliError("nothing to publish: give a catalog, --update ID or --delete ID")
     where = redact_uri(redis_url)
-    url, secret = url_and_password(redis_url, password)
     try:
+        url, connection = redis_connection(redis_url, settings)
         client = redis.Redis.from_url(
-            url, password=secret, socket_timeout=_TIMEOUT_S, socket_connect_timeout=_TIMEOUT_S
+            url, **connection, socket_timeout=_TIMEOUT_S, socket_connect_timeout=_TIMEOUT_S
         )
     except ValueError as exc:  # redis-py's word for a URL it cannot parse
         raise CliError(f"cannot publish to {where}: {redact_text(str(exc))}") from exc

@@ -7,8 +7,8 @@ import redis
 from vrs.catalog import Product, ProductPatch
 from vrs.events.schema import Kind, encode
 from vrs.image_source import ImageInput
-from vrs.proto_convert import image_to_proto, product_to_proto
-from vrs.v1 import embedder_pb2, events_pb2
+from vrs.proto_convert import image_to_proto, patch_to_proto, product_to_proto
+from vrs.v1 import events_pb2
 
 
 def upsert_event(
@@ -24,13 +24,11 @@ def upsert_event(
 
 
 def update_event(patch: ProductPatch, event_id: str = "") -> events_pb2.CatalogEvent:
-    message = embedder_pb2.ProductPatch(product_id=patch.product_id)
-    for name in ("title", "category", "brand", "price", "currency", "in_stock"):
-        value = getattr(patch, name)
-        if value is not None:
-            setattr(message, name, value)
     return events_pb2.CatalogEvent(
-        kind=Kind.UPDATE, product_id=patch.product_id, patch=message, event_id=event_id
+        kind=Kind.UPDATE,
+        product_id=patch.product_id,
+        patch=patch_to_proto(patch),
+        event_id=event_id,
     )
 
 

@@ -41,8 +41,8 @@ class StoreInfo:
 class VectorStore(Protocol):
     """A collection of product vectors under Euclidean distance, for one model.
 
-    Methods block; async callers go through vrs.store.runner.StoreRunner, which runs them off
-    the event loop with a deadline.
+    Methods block; async code goes through vrs.store.async_store.AsyncStore, whose methods are
+    these, awaitable, run off the event loop with a deadline each.
     """
 
     @property

@@ -41,6 +41,8 @@ _SCHEMA = {
 
 
 class QdrantEdgeStore:
+    """The vector store embedded in this process (Qdrant Edge): the default single-host store."""
+
     kind = "qdrant-edge"
 
     def __init__(
@@ -60,6 +62,7 @@ class QdrantEdgeStore:
         # must stay exact, and an index build should not interleave with a batch write.
         self._write_lock = threading.Lock()
         self._writes_since_optimize = 0
+        self._closed = False
 
     @classmethod
     def open(cls, settings: StoreSettings, model_id: str, dimension: int) -> QdrantEdgeStore:
@@ -194,7 +197,12 @@ class QdrantEdgeStore:
         return rebuilt
 
     def close(self) -> None:
+        # Idempotent: the shard refuses a second close, and owners may both close (a facade
+        # and whoever opened the store).
         with self._write_lock:
+            if self._closed:
+                return
+            self._closed = True
             self._shard.flush()
             self._shard.close()
 

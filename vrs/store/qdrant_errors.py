@@ -43,11 +43,18 @@ def as_domain_error(exc: BaseException, where: str) -> VrsError:
         code = exc.code() if isinstance(exc, grpc.Call) else None
         if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
             return _refused_key(where)
-        details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-        return Unavailable("Qdrant", f"{where}: {_name(code)}: {_one_line(details or '')}")
     if isinstance(exc, UnexpectedResponse) and exc.status_code in (401, 403):
         return _refused_key(where)
-    return Unavailable("Qdrant", f"{where}: {type(exc).__name__}: {_one_line(str(exc))}")
+    return Unavailable("Qdrant", f"{where}: {failure_detail(exc)}")
+
+
+def failure_detail(exc: BaseException) -> str:
+    """What a qdrant-client call failed with, on one line, secrets removed."""
+    if isinstance(exc, grpc.RpcError):
+        code = exc.code() if isinstance(exc, grpc.Call) else None
+        details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+        return f"{_name(code)}: {_one_line(details or '')}"
+    return f"{type(exc).__name__}: {_one_line(str(exc))}"
 
 
 @contextmanager

@@ -19,10 +19,10 @@ from qdrant_client import models as qm
 
 from vrs.catalog import StoredProduct, Vector, point_id
 from vrs.errors import ConfigurationError, ModelMismatch, VrsError
-from vrs.redact import redact_text
 from vrs.settings import StoreSettings
 from vrs.store.base import Hit, StoreInfo, check_write, collection_name, model_id_of
 from vrs.store.filters import INDEXED_FIELDS, ProductFilter
+from vrs.store.qdrant_connection import new_client
 from vrs.store.qdrant_errors import endpoint, qdrant_errors
 
 log = logging.getLogger(__name__)
@@ -55,20 +55,8 @@ def connect(settings: StoreSettings) -> QdrantClient:
         return QdrantClient(":memory:")
     if not settings.url:
         raise ConfigurationError("VRS_QDRANT_URL is not set")
-    where = endpoint(settings)
-    log.debug("qdrant: connecting to %s", where)
-    try:
-        client = QdrantClient(
-            url=settings.url,
-            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-            prefer_grpc=settings.prefer_grpc,
-            grpc_port=settings.grpc_port,
-            timeout=int(max(1, settings.timeout_s)),
-        )
-    except ValueError as exc:  # qdrant-client's word for a URL it cannot use
-        raise ConfigurationError(
-            f"VRS_QDRANT_URL: cannot use {where}: {redact_text(str(exc))}"
-        ) from exc
+    log.debug("qdrant: connecting to %s", endpoint(settings))
+    client = new_client(settings)
     # The client connects lazily; one cheap call now makes an unreachable server, a wrong
     # port or a refused API key a clear startup refusal instead of a first-request failure.
     try:
@@ -81,6 +69,8 @@ def connect(settings: StoreSettings) -> QdrantClient:
 
 
 class QdrantServerStore:
+    """The vector store on a Qdrant server or cluster, for split and multi-replica deployments."""
+
     kind = "qdrant-server"
 
     def __init__(

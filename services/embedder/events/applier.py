@@ -38,7 +38,7 @@ from services.embedder.events.locks import HeldLocks, ProductLocks
 from vrs.catalog import PATCHABLE, Product, ProductPatch, StoredProduct, Versions
 from vrs.errors import NotFound, Overloaded, Unavailable, VrsError
 from vrs.events.schema import Change, Update, Upsert
-from vrs.store.runner import StoreRunner
+from vrs.store.async_store import AsyncStore
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class ChangeApplier:
     def __init__(
         self,
         writer: CatalogWriter,
-        store: StoreRunner,
+        store: AsyncStore,
         client: aioredis.Redis,
         key_prefix: str,
         tombstone_ttl_s: int,
@@ -306,7 +306,7 @@ class ChangeApplier:
         return gone
 
     async def _load(self, product_ids: list[str]) -> dict[str, _Product]:
-        stored = await self._store.run(self._store.store.get, product_ids)
+        stored = await self._store.get(product_ids)
         tombstones = await self._client.mget([self._key("tombstone", p) for p in product_ids])
         orphans = await self._client.mget([self._key("orphans", p) for p in product_ids])
         return {

@@ -32,7 +32,6 @@ from services.embedder.events.idle_consumers import IdleConsumers
 from vrs.errors import Overloaded, VrsError
 from vrs.events.schema import decode, stream_version, to_change
 from vrs.settings import EventsSettings
-from vrs.v1 import embedder_pb2
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +55,25 @@ class EventCounters:
     consumers_removed: int = 0
 
 
+@dataclass(frozen=True)
+class EventsStatus:
+    """Where the consumer stands, for `vrs stats`: the group's backlog and the counters."""
+
+    stream: str
+    group: str
+    # Entries not yet delivered to the group plus entries delivered but not acknowledged;
+    # None when Redis did not say (down, or the group is gone).
+    lag: int | None
+    pending: int | None
+    processed: int
+    retried: int
+    dead_lettered: int
+    group_recreated: int
+    consumers_removed: int
+
+
 class EventsConsumer:
-    """One consumer of the catalog-events group: reads, applies, acknowledges, retries."""
+    """Keeps the store in step with the catalog-events stream, as one consumer of the group."""
 
     def __init__(
         self,
@@ -139,23 +155,25 @@ class EventsConsumer:
         self.counters.consumers_removed += await self._idle.prune()
         return len(entries)
 
-    async def stats(self) -> embedder_pb2.EventsStats:
-        stats = embedder_pb2.EventsStats(
-            enabled=True,
-            stream=self._settings.stream,
-            group=self._settings.group,
-            processed=self.counters.processed,
-            retried=self.counters.retried,
-            dead_lettered=self.counters.dead_lettered,
-            group_recreated=self.counters.group_recreated,
-            consumers_removed=self.counters.consumers_removed,
-        )
+    async def stats(self) -> EventsStatus:
+        lag = pending = None
         with contextlib.suppress(RedisError, OSError):
             for group in await self._client.xinfo_groups(self._settings.stream):
                 if _text(group.get("name")) == self._settings.group:
-                    stats.lag = int(group.get("lag") or 0) + int(group.get("pending") or 0)
-                    stats.pending = int(group.get("pending") or 0)
-        return stats
+                    pending = int(group.get("pending") or 0)
+                    lag = int(group.get("lag") or 0) + pending
+        counters = self.counters
+        return EventsStatus(
+            stream=self._settings.stream,
+            group=self._settings.group,
+            lag=lag,
+            pending=pending,
+            processed=counters.processed,
+            retried=counters.retried,
+            dead_lettered=counters.dead_lettered,
+            group_recreated=counters.group_recreated,
+            consumers_removed=counters.consumers_removed,
+        )
 
     async def _loop(self) -> None:
         backoff = _FIRST_BACKOFF_S

@@ -1,0 +1,96 @@
+"""The shared fixtures (registered by tests/conftest.py): real engines, real stores, real Redis."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from qdrant_client import QdrantClient
+
+from services.embedder.embedding import ImageEmbedder
+from services.embedder.model.backbones import BACKBONES
+from services.embedder.model.engine import InferenceEngine
+from services.embedder.model.weights import load_model
+from tests.support.factories import make_embedder
+from tests.support.redis_server import RedisServer
+from tests.support.stores import SEED_CATALOG, StoreFactory
+from vrs.sample_catalog import generate
+from vrs.settings import ModelSettings, StoreSettings
+from vrs.store.base import VectorStore
+from vrs.store.qdrant_edge_store import QdrantEdgeStore
+from vrs.store.qdrant_server_store import QdrantServerStore
+
+
+@pytest.fixture(scope="session")
+def sample_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real product photos when ../shared has them, else a catalog drawn on the fly
+    (VRS_TEST_DRAWN_CATALOG=1 forces the drawn one, to check what a fresh machine sees)."""
+    if (SEED_CATALOG / "catalog.csv").is_file() and not os.environ.get("VRS_TEST_DRAWN_CATALOG"):
+        return SEED_CATALOG
+    folder = tmp_path_factory.mktemp("drawn-catalog")
+    generate(folder, per_category=25)
+    return folder
+
+
+def _engine(backbone: str, weights: str) -> InferenceEngine:
+    settings = ModelSettings.model_validate({"backbone": backbone, "weights": weights})
+    spec = BACKBONES[backbone]
+    return InferenceEngine(spec, load_model(spec, settings), settings)
+
+
+@pytest.fixture(scope="session")
+def effnet_engine() -> InferenceEngine:
+    """efficientnet_lite0 with its real ImageNet weights: for tests of visual similarity."""
+    return _engine("efficientnet_lite0", "pretrained")
+
+
+@pytest.fixture(scope="session")
+def inception_engine() -> InferenceEngine:
+    """Random-init Inception v3: right shapes and cost, no visual meaning."""
+    return _engine("inception_v3", "random")
+
+
+@pytest_asyncio.fixture
+async def effnet(effnet_engine: InferenceEngine) -> AsyncIterator[ImageEmbedder]:
+    embedder = make_embedder(effnet_engine)
+    yield embedder
+    await embedder.close()
+
+
+@pytest.fixture(params=["qdrant-client-memory", "qdrant-edge"])
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """Opens a store of either adapter: the same tests run against both real engines."""
+    opened: list[VectorStore] = []
+    settings = StoreSettings(data_dir=tmp_path / "edge", indexing_threshold_kb=10)
+
+    def open_store(model_id: str, dimension: int) -> VectorStore:
+        store: VectorStore
+        if request.param == "qdrant-edge":
+            store = QdrantEdgeStore.open(settings, model_id, dimension)
+        else:
+            store = QdrantServerStore.open_for_writing(
+                QdrantClient(":memory:"), settings, model_id, dimension
+            )
+        opened.append(store)
+        return store
+
+    yield open_store
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_access_logs() -> None:
+    logging.getLogger("vrs.grpc_server").setLevel(logging.WARNING)

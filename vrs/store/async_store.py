@@ -1,0 +1,124 @@
+"""The vector store for async code: the store's own methods, awaitable, each with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from vrs.catalog import StoredProduct, Vector
+from vrs.errors import Unavailable
+from vrs.store.base import Hit, StoreInfo, VectorStore
+from vrs.store.filters import ProductFilter
+from vrs.store.qdrant_errors import CONNECTION_ERRORS, failure_detail
+
+T = TypeVar("T")
+
+DEPENDENCY = "Qdrant"
+
+
+class AsyncStore:
+    """The one way services reach the vector store.
+
+    Store adapters block (qdrant-client's sync client, or Qdrant Edge working in this
+    process); running them on the event loop would stall every other call. Each call runs in
+    a small bounded pool (Qdrant does its own parallelism; more threads here would only queue
+    there) and has a deadline that counts the wait for a free thread. A call past its deadline
+    or failing to reach Qdrant raises Unavailable("Qdrant", ...) naming the operation.
+    """
+
+    def __init__(self, store: VectorStore, timeout_s: float, workers: int = 4) -> None:
+        self._store = store
+        self._timeout_s = timeout_s
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="vrs-store")
+        self._closed = False
+
+    @property
+    def sync(self) -> VectorStore:
+        """The blocking store underneath, for tests and tools that run outside the event loop."""
+        return self._store
+
+    async def model_id(self) -> str:
+        """The collection's model id; may ask Qdrant (an alias can switch models)."""
+        return await self._run("model_id", lambda: self._store.model_id, self._timeout_s)
+
+    async def dimension(self) -> int:
+        return await self._run("dimension", lambda: self._store.dimension, self._timeout_s)
+
+    async def upsert(self, items: Sequence[StoredProduct]) -> None:
+        """Write points; each item's vector must be set."""
+        await self._run("upsert", lambda: self._store.upsert(items), self._timeout_s)
+
+    async def set_attributes(self, items: Sequence[StoredProduct]) -> None:
+        """Rewrite payloads of existing points, leaving their vectors alone."""
+        await self._run(
+            "set_attributes", lambda: self._store.set_attributes(items), self._timeout_s
+        )
+
+    async def get(
+        self, product_ids: Sequence[str], with_vectors: bool = False
+    ) -> dict[str, StoredProduct]:
+        """The stored products among `product_ids`, by id; unknown ids are absent."""
+        return await self._run(
+            "get", lambda: self._store.get(product_ids, with_vectors), self._timeout_s
+        )
+
+    async def delete(self, product_ids: Sequence[str]) -> None:
+        await self._run("delete", lambda: self._store.delete(product_ids), self._timeout_s)
+
+    async def search(
+        self,
+        vector: Vector,
+        k: int,
+        flt: ProductFilter,
+        max_distance: float | None,
+        exact: bool,
+        hnsw_ef: int | None = None,
+    ) -> list[Hit]:
+        """The k nearest products satisfying `flt`, by ascending distance."""
+        return await self._run(
+            "search",
+            lambda: self._store.search(vector, k, flt, max_distance, exact, hnsw_ef),
+            self._timeout_s,
+        )
+
+    async def count(self, flt: ProductFilter) -> int:
+        return await self._run("count", lambda: self._store.count(flt), self._timeout_s)
+
+    async def info(self) -> StoreInfo:
+        return await self._run("info", self._store.info, self._timeout_s)
+
+    async def optimize(self, *, timeout_s: float | None) -> bool:
+        """Build or refresh the vector index; True when anything was rebuilt.
+
+        Index builds take as long as the data needs, so the caller says how long it will
+        wait: None waits for the build to end (a deadline would abandon a useful build).
+        """
+        return await self._run("optimize", self._store.optimize, timeout_s)
+
+    async def close(self) -> None:
+        """Waits for calls already running, drops queued ones, then closes the store."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.get_running_loop().run_in_executor(None, self._shutdown)
+
+    def _shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._store.close()
+
+    async def _run(self, operation: str, call: Callable[[], T], timeout_s: float | None) -> T:
+        if self._closed:
+            raise Unavailable(DEPENDENCY, f"{operation}: the store is closed")
+        future = asyncio.get_running_loop().run_in_executor(self._executor, call)
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except CONNECTION_ERRORS as exc:
+            # wait_for cancels the call it gave up on; a TimeoutError the call raised itself
+            # (a socket's) leaves it done, and is a failure to reach Qdrant like the others.
+            if isinstance(exc, TimeoutError) and future.cancelled():
+                raise Unavailable(
+                    DEPENDENCY, f"{operation}: no answer within the {timeout_s}s deadline"
+                ) from exc
+            raise Unavailable(DEPENDENCY, f"{operation}: {failure_detail(exc)}") from exc

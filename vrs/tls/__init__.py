@@ -1,0 +1,1 @@
+"""TLS for vrs gRPC servers and clients: certificate files, checked and re-read on change."""
