@@ -10,7 +10,7 @@ PROTO_SRC := $(wildcard protos/vrs/v1/*.proto)
 PROTOC = $(BIN)/python -m grpc_tools.protoc -I protos \
 	--python_out=$(1) --grpc_python_out=$(1) --mypy_out=$(1) --mypy_grpc_out=$(1) $(PROTO_SRC)
 
-.PHONY: setup proto proto-check lint test test-fast demo serve serve-embedder serve-search bench lock clean
+.PHONY: setup proto proto-check lint test test-fast demo web serve serve-embedder serve-search bench loadtest lock clean
 
 setup: $(STAMP)
 
@@ -45,6 +45,10 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m vrs.demo
 
+# The web page and JSON API with the sample catalog indexed, until Ctrl-C (VRS_WEB_PORT: 8080).
+web: $(STAMP)
+	$(BIN)/python -m vrs.web_demo
+
 serve: $(STAMP)
 	$(BIN)/vrs serve
 
@@ -58,6 +62,10 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.embed_throughput
 	$(BIN)/python -m benchmarks.search_latency
 	$(BIN)/python -m benchmarks.decode_memory
+
+# A bounded load (loopback only) on a vrs serve it starts, or on ARGS="--address HOST:PORT".
+loadtest: $(STAMP)
+	$(BIN)/python -m benchmarks.loadtest $(ARGS)
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock:

@@ -18,12 +18,19 @@ from vrs.tls.server import ServerTls
 
 log = logging.getLogger(__name__)
 
-Role = Literal["all", "embedder", "search"]
+Role = Literal["all", "embedder", "search", "web"]
 
 
 async def preflight(settings: Settings, role: Role) -> None:
     """Raises the VrsError that would otherwise stop startup later (Qdrant, events Redis);
     warns about a cache Redis that does not answer (the cache is optional)."""
+    if role == "web" or (role == "all" and settings.web.port is not None):
+        # Imported here: only a process that serves HTTP needs the gateway's modules.
+        from services.web.gateway import check_gateway_settings
+
+        check_gateway_settings(settings)
+    if role == "web":
+        return  # the gateway alone reaches only the gRPC services, checked when it starts
     # Redis settings that cannot work (a password in plaintext to another host, TLS files
     # without rediss://) refuse the start even when Redis is only the optional cache.
     check_redis_settings(settings.redis)

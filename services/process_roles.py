@@ -12,6 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from services.preflight import Role, preflight
@@ -22,14 +23,18 @@ from vrs.errors import VrsError
 from vrs.grpc_server import Closer, GrpcServer, ServiceBinding, create_grpc_server
 from vrs.image_source import ImageFetcher
 from vrs.logs import configure_logging, register_settings_secrets
+from vrs.metrics.process import ProcessMetrics
 from vrs.model_stack import model_stack_needed
 from vrs.settings import LogSettings, Settings
 from vrs.settings_errors import settings_problems
 from vrs.store.async_store import AsyncStore
+from vrs.tracing import configure_tracing, shutdown_tracing
 
 if TYPE_CHECKING:
     from services.embedder.embedding import ImageEmbedder
     from services.embedder.server import EmbedderParts
+    from services.search.server import SearchParts
+    from services.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +63,32 @@ async def create_server(
     query_embedder: QueryEmbedder | None = None,
     fetcher: ImageFetcher | None = None,
     store: AsyncStore | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> tuple[GrpcServer, int]:
     """The started server of a process running `role`, on settings.server (port 0: a free one).
 
     One image fetcher serves the whole process. In "all", search embeds in the process and
     shares the embedder's store and Redis. Parts given here (tests: an embedder, search's
-    query embedder, a fetcher, the store) are left open when the server stops.
+    query embedder, a fetcher, the store) are left open when the server stops. Every part
+    registers its metrics in the process's one `registry` (default: a new one), served at
+    /metrics when VRS_OBS_METRICS_PORT is set.
     """
+    if role == "web":
+        raise ValueError("the gateway alone has no gRPC server: use start_web_alone")
     bindings: list[ServiceBinding] = []
     closers: list[Closer] = []
+    metrics = ProcessMetrics(registry)
+    web: WebServer | None = None
     try:
         if fetcher is None:
             fetcher = ImageFetcher(settings.images)
             # First opened, last closed: after every service that reads images has stopped.
             closers.append(fetcher.close)
         if role in ("all", "embedder"):
-            embedder = await _build_embedder(settings, fetcher, image_embedder, store)
+            embedder = await _build_embedder(
+                settings, fetcher, image_embedder, store, metrics.registry
+            )
+            served_store = embedder.store
             bindings.append(embedder.binding)
             closers += embedder.closers
         if role == "all":
@@ -83,14 +98,28 @@ async def create_server(
                 embedder=LocalQueryEmbedder(embedder.embedder),
                 store=embedder.store,
                 redis=embedder.redis,
+                stores=embedder.stores,
+                registry=metrics.registry,
             )
             bindings.append(search.binding)
             closers += search.closers
+            if settings.web.port is not None:
+                web = await _start_local_gateway(settings, fetcher, search)
+                # Closers run in reverse: the gateway stops before the services it calls.
+                closers.append(web.stop)
         if role == "search":
-            search = await build_search(settings, fetcher, embedder=query_embedder, store=store)
+            search = await build_search(
+                settings, fetcher, embedder=query_embedder, store=store, registry=metrics.registry
+            )
+            served_store = search.store
             bindings.append(search.binding)
             closers += search.closers
-        server = create_grpc_server(settings.server, bindings, closers, auth=settings.auth)
+        closers += metrics.serve(settings.obs, served_store.metrics, served_store.info)
+        server = create_grpc_server(
+            settings.server, bindings, closers, auth=settings.auth, metrics=metrics.grpc
+        )
+        server.metrics_port = metrics.port
+        server.web_url = web.url if web is not None else None
         await server.start()
     except BaseException:
         # A refused start leaves nothing open behind it (a store lock, the model, a consumer).
@@ -99,16 +128,45 @@ async def create_server(
     return server, server.port
 
 
+async def _start_local_gateway(
+    settings: Settings, fetcher: ImageFetcher, search: SearchParts
+) -> WebServer:
+    # Imported here: only a process that serves HTTP loads the gateway's modules.
+    from services.web.gateway import start_gateway
+    from services.web.local_backend import LocalBackend
+
+    return await start_gateway(settings, fetcher, LocalBackend(search.searcher, search.store))
+
+
+async def start_web_alone(settings: Settings) -> WebServer:
+    """The started gateway of `vrs serve --service web`: the gRPC services it calls are
+    remote (VRS_WEB_SEARCH_ADDRESS, VRS_WEB_EMBEDDER_ADDRESS)."""
+    from services.web.gateway import remote_backend, start_gateway
+
+    fetcher = ImageFetcher(settings.images)
+    closers: list[Closer] = [fetcher.close]
+    try:
+        backend = remote_backend(settings)
+        closers.append(backend.close)
+        return await start_gateway(settings, fetcher, backend, closers)
+    except BaseException:
+        await _close_all(closers)
+        raise
+
+
 async def _build_embedder(
     settings: Settings,
     fetcher: ImageFetcher,
     embedder: ImageEmbedder | None,
     store: AsyncStore | None,
+    registry: CollectorRegistry,
 ) -> EmbedderParts:
     # Imported here, not at the top: only a process that embeds loads the model stack.
     with model_stack_needed("the embedder service"):
         from services.embedder.server import build_embedder
-    return await build_embedder(settings, fetcher, embedder=embedder, store=store)
+    return await build_embedder(
+        settings, fetcher, embedder=embedder, store=store, registry=registry
+    )
 
 
 async def _close_all(closers: list[Closer]) -> None:
@@ -130,13 +188,21 @@ def run(role: Role = "all") -> int:
         return 2
     configure_logging(settings.log)
     register_settings_secrets(settings)
-    return asyncio.run(_serve(settings, role))
+    try:
+        return asyncio.run(_serve(settings, role))
+    finally:
+        shutdown_tracing()  # the last spans still queued for export
 
 
 async def _serve(settings: Settings, role: Role) -> int:
     try:
+        configure_tracing(settings.obs, role)
         await preflight(settings, role)
-        server, _ = await create_server(settings, role)
+        server: GrpcServer | WebServer
+        if role == "web":
+            server = await start_web_alone(settings)
+        else:
+            server, _ = await create_server(settings, role)
     except VrsError as exc:
         # Startup refusals (unreachable Qdrant or Redis, refused password, no weights, bad
         # settings, store owned by another process) are the operator's to fix: one clear line.

@@ -1,8 +1,8 @@
 """The event applier's ordering rules, one rule per case: a few events of one product, each with
 its stream position, arriving in the order given, through the real ChangeApplier on a real
 Redis and a real Qdrant Edge store. The store must end as applying them once each, in stream
-order, would leave it. (tests/test_events.py's 500-event crash scenario is the smoke test
-above these.)"""
+order, would leave it. (The 500-event crash scenario in tests/test_events_crash_recovery.py is
+the smoke test above these.)"""
 
 from __future__ import annotations
 

@@ -160,7 +160,7 @@ async def test_a_failed_write_is_audited_with_its_status(
 async def test_reads_are_not_audited(
     tmp_path: Path, effnet: ImageEmbedder, audit: pytest.LogCaptureFixture
 ) -> None:
-    tokens = write_tokens_file(tmp_path / "tokens", {"ops": ["admin"]})
+    tokens = write_tokens_file(tmp_path / "tokens", {"ops": ["admin", "search"]})
     async with (
         secured_vrs(tmp_path, effnet, tmp_path / "tokens") as vrs,
         client_of(vrs.server.port, tokens["ops"]) as ops,

@@ -118,8 +118,11 @@ def test_workloads_are_locked_down_and_probed(overlay: str) -> None:
         if d["kind"] == "PodDisruptionBudget"
     }
     assert pdbs == {"vrs-embedder", "vrs-search", "qdrant"}
-    hpa = next(d for d in docs if d["kind"] == "HorizontalPodAutoscaler")
-    assert hpa["spec"]["scaleTargetRef"]["name"] == "vrs-search"
+    scaled = {
+        d["spec"]["scaleTargetRef"]["name"]
+        for d in by_kind(docs, "HorizontalPodAutoscaler").values()
+    }
+    assert scaled == {"vrs-embedder", "vrs-search"}
 
 
 def test_gpu_overlay_puts_embedders_on_gpus_and_search_off_them() -> None:
@@ -179,11 +182,11 @@ def test_manifest_settings_exist_and_required_ones_are_set() -> None:
 def test_compose_parses_and_matches_the_settings() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"qdrant", "redis", "embedder", "search"}
+    assert set(services) == {"qdrant", "redis", "embedder", "search", "web"}
     for name, service in services.items():
         image = service["image"]
         assert ":" in image and not image.endswith(":latest"), f"{name}: pin the image"
-    for name in ("embedder", "search"):
+    for name in ("embedder", "search", "web"):
         env = services[name]["environment"]
         unknown = {k for k in env if k.startswith("VRS_")} - SETTINGS
         assert not unknown, f"compose {name} sets variables no service reads: {unknown}"
@@ -192,6 +195,10 @@ def test_compose_parses_and_matches_the_settings() -> None:
 
 def assert_required(role: str, env: dict[str, str], where: str) -> None:
     """What `vrs serve --service <role>` refuses to start without in a split deployment."""
+    if role == "web":
+        required = {"VRS_WEB_SEARCH_ADDRESS", "VRS_WEB_EMBEDDER_ADDRESS", "VRS_WEB_PORT"}
+        assert not required - set(env), f"{where} ({role}) lacks {required - set(env)}"
+        return
     required = {"VRS_QDRANT_URL"}
     if role == "search":
         required.add("VRS_SEARCH_EMBEDDER_ADDRESS")

@@ -13,8 +13,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -49,10 +50,10 @@ def choose_backbone() -> tuple[str, str]:
         )
 
 
-def sample_catalog() -> tuple[Path, str]:
+def sample_catalog(workdir: Path = WORKDIR) -> tuple[Path, str]:
     if (SEED_CATALOG / "catalog.csv").is_file():
         return SEED_CATALOG / "catalog.csv", f"{SEED_CATALOG} (real product photos)"
-    folder = WORKDIR / "drawn-catalog"
+    folder = workdir / "drawn-catalog"
     return generate(folder), f"{folder} (drawn on the fly: no product photos on this machine)"
 
 
@@ -65,16 +66,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(backbone: str) -> Iterator[str]:
+def running_server(
+    backbone: str, workdir: Path = WORKDIR, extra_env: Mapping[str, str] | None = None
+) -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
         "VRS_MODEL_BACKBONE": backbone,
         "VRS_GRPC_HOST": "127.0.0.1",
         "VRS_GRPC_PORT": str(port),
-        "VRS_QDRANT_DATA_DIR": str(WORKDIR / "qdrant"),
+        "VRS_QDRANT_DATA_DIR": str(workdir / "qdrant"),
+        **(extra_env or {}),
     }
-    log_path = WORKDIR / "serve.log"
+    log_path = workdir / "serve.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "vrs.cli.main", "serve"],
@@ -121,29 +125,52 @@ def pick_query(catalog_csv: Path) -> tuple[Path, str, float]:
     return catalog_csv.parent / loved["image"], loved["product_id"], float(loved["price"])
 
 
-def main() -> int:
-    WORKDIR.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class IndexedServer:
+    """A running `vrs serve` with the sample catalog indexed, and a client to it."""
+
+    client: VrsClient
+    address: str
+    catalog: Path
+    # index_catalog's exit code: 1 when any product failed.
+    failed: int
+
+
+@contextmanager
+def indexed_sample_server(
+    workdir: Path = WORKDIR, extra_env: Callable[[Path], Mapping[str, str]] | None = None
+) -> Iterator[IndexedServer]:
+    """Picks the model and the sample catalog, starts `vrs serve` (with extra_env(catalog
+    folder) added to its environment) and indexes the catalog; stops the server afterwards."""
+    workdir.mkdir(parents=True, exist_ok=True)
     backbone, why = choose_backbone()
     print(f"model: {backbone}: {why}")
-    catalog, where = sample_catalog()
+    catalog, where = sample_catalog(workdir)
     print(f"catalog: {where}")
-    with running_server(backbone) as address:
+    env = extra_env(catalog.parent) if extra_env else None
+    with running_server(backbone, workdir, env) as address:
         client = VrsClient(address, timeout_s=120)
         try:
             failed = index_catalog(client, catalog)
-            image, product_id, price = pick_query(catalog)
-            print(
-                f"\nThe shopper loves {product_id} ({price:.2f}) but has {BUDGET:.2f} to spend."
-                f"\nvrs similar {image} --max-price {BUDGET:.0f}\n"
-            )
-            query = SimilarQuery(image=image, k=8, max_price=BUDGET)
-            response = find_similar(client, query)
-            print(table(response))
-            sheet = contact_sheet(client, query, response, WORKDIR / "similar.png")
-            print(f"\ncontact sheet: {sheet}")
+            yield IndexedServer(client, address, catalog, failed)
         finally:
             client.close()
-    return 1 if failed else 0
+
+
+def main() -> int:
+    with indexed_sample_server() as server:
+        client, catalog = server.client, server.catalog
+        image, product_id, price = pick_query(catalog)
+        print(
+            f"\nThe shopper loves {product_id} ({price:.2f}) but has {BUDGET:.2f} to spend."
+            f"\nvrs similar {image} --max-price {BUDGET:.0f}\n"
+        )
+        query = SimilarQuery(image=image, k=8, max_price=BUDGET)
+        response = find_similar(client, query)
+        print(table(response))
+        sheet = contact_sheet(client, query, response, WORKDIR / "similar.png")
+        print(f"\ncontact sheet: {sheet}")
+    return server.failed
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from typing import Any, Literal, overload
 
 import grpc
 
+from vrs import tracing
 from vrs.auth.bearer import BearerTokenInterceptor, aio_bearer_interceptors
 from vrs.bind_policy import is_loopback
 from vrs.errors import ConfigurationError
@@ -141,12 +142,23 @@ def open_channel(
     opts = channel_options(settings, options)
     token = settings.token.get_secret_value() if settings.token is not None else None
     if aio:
-        interceptors = aio_bearer_interceptors(token) if token else None
+        # The trace interceptors (when tracing is on) come first: their span covers the call.
+        interceptors = [
+            *tracing.aio_client_interceptors(),
+            *(aio_bearer_interceptors(token) if token else ()),
+        ]
         if credentials is None:
-            return grpc.aio.insecure_channel(address, options=opts, interceptors=interceptors)
-        return grpc.aio.secure_channel(address, credentials, opts, interceptors=interceptors)
+            return grpc.aio.insecure_channel(
+                address, options=opts, interceptors=interceptors or None
+            )
+        return grpc.aio.secure_channel(
+            address, credentials, opts, interceptors=interceptors or None
+        )
     if credentials is None:
         channel = grpc.insecure_channel(address, options=opts)
     else:
         channel = grpc.secure_channel(address, credentials, options=opts)
-    return grpc.intercept_channel(channel, BearerTokenInterceptor(token)) if token else channel
+    if token:
+        channel = grpc.intercept_channel(channel, BearerTokenInterceptor(token))
+    traced = tracing.client_interceptor()
+    return grpc.intercept_channel(channel, traced) if traced is not None else channel

@@ -16,10 +16,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 from grpc_reflection.v1alpha import reflection
 
+from vrs import keepalive, tracing
 from vrs.auth.interceptor import auth_interceptor
 from vrs.bind_policy import check_bind
 from vrs.errors import VrsError
 from vrs.grpc_errors import status_code
+from vrs.metrics.grpc_server import GrpcServerMetrics, MetricsInterceptor
 from vrs.redact import redact_text
 from vrs.settings import AuthSettings, ServerSettings
 from vrs.tls.server import ServerTls
@@ -59,6 +61,10 @@ class GrpcServer:
     grace_s: float
     closers: list[Closer] = field(default_factory=list)
     tls: ServerTls | None = None
+    # Port of the process's /metrics endpoint (None: metrics are not served).
+    metrics_port: int | None = None
+    # URL of the process's web gateway (None: no gateway in this process).
+    web_url: str | None = None
     _stopped: bool = False
     _tls_watch: asyncio.Task[None] | None = None
 
@@ -111,6 +117,7 @@ def create_grpc_server(
     closers: Sequence[Closer] = (),
     *,
     auth: AuthSettings | None = None,
+    metrics: GrpcServerMetrics | None = None,
 ) -> GrpcServer:
     """ConfigurationError for a non-loopback address without TLS and auth (unless
     VRS_GRPC_INSECURE) and for unusable TLS files, before anything listens."""
@@ -120,11 +127,19 @@ def create_grpc_server(
     # Callers are admitted before anything else runs; refused calls never reach a servicer.
     admission = auth_interceptor(settings, auth or AuthSettings.model_construct())
     server = grpc.aio.server(
-        interceptors=[admission, DomainErrorInterceptor()],
+        interceptors=[
+            # Outermost: every call is counted and timed, refused ones included.
+            MetricsInterceptor(metrics or GrpcServerMetrics()),
+            # The call's trace span (when tracing is on), admission included.
+            *tracing.aio_server_interceptors(),
+            admission,
+            DomainErrorInterceptor(),
+        ],
         options=[
             ("grpc.max_receive_message_length", max_bytes),
             ("grpc.max_send_message_length", max_bytes),
             ("grpc.so_reuseport", 0),
+            *keepalive.SERVER_OPTIONS,
         ],
     )
     health = health_aio.HealthServicer()

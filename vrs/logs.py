@@ -1,4 +1,5 @@
-"""Structured logging: one JSON object per line, extra fields included, secrets redacted."""
+"""Structured logging: one JSON object per line (UTC time, the active trace), extra fields
+included, secrets redacted."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import json
 import logging
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
 from pydantic import BaseModel, SecretStr
 
 from vrs.redact import redact_text
@@ -89,16 +92,39 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def utc_timestamp(created: float) -> str:
+    """ISO 8601 in UTC with milliseconds: 2026-11-26T13:54:39.123Z (sorts, and lines from
+    pods in different time zones compare)."""
+    moment = datetime.fromtimestamp(created, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def trace_fields() -> dict[str, str]:
+    """trace_id and span_id (hex, as trace backends show them) of the active span, if any."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return {}
+    return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
+
+
+class UtcTextFormatter(logging.Formatter):
+    """The text format's lines, stamped like the JSON ones (UTC, milliseconds, Z)."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return utc_timestamp(record.created)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message and every extra field."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "ts": utc_timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        entry.update(trace_fields())
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS:
                 entry[key] = value
@@ -114,7 +140,7 @@ def configure_logging(settings: LogSettings) -> None:
     if settings.format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(UtcTextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     # On the handler, not a logger: records of every logger pass through it.
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()

@@ -117,6 +117,15 @@ class ModelSettings(BaseSettings):
         "inception_v3",
         description="Feature extractor: inception_v3 (2048-d) or efficientnet_lite0.",
     )
+    features: str = Field(
+        "gem2-crop0.8",
+        pattern=r"^(avg|max|rmac|gem\d+(\.\d+)?)(-l2)?(-ms\d+(\.\d+)?(_\d+(\.\d+)?)*)?"
+        r"(-crop\d+(\.\d+)?)?(-flip)?$",
+        description="How the image becomes a vector: avg, max, rmac or gem<p> pooling, "
+        "then -l2 (unit length), -ms<scale>_<scale> (scales averaged), -crop<fraction> (centre "
+        "crop keeps that fraction of the shorter side), -flip (mirror averaged); "
+        "part of the model id (avg alone keeps the plain one). See 'Retrieval quality'.",
+    )
     weights: Literal["pretrained", "random"] = Field(
         "pretrained",
         description="pretrained: real ImageNet weights or fail at startup; "
@@ -273,6 +282,13 @@ class StoreSettings(BaseSettings):
         description="Edge: rebuild the index after this many writes (0: only at "
         "the end of bulk streams).",
     )
+    max_open_collections: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Collections of other models (imported vectors) a process keeps open at "
+        "once; the least recently used is closed beyond it.",
+    )
 
 
 class RedisSettings(BaseSettings):
@@ -330,7 +346,10 @@ class SearchSettings(BaseSettings):
     )
     hnsw_ef: int = Field(128, ge=1, description="HNSW search beam width.")
     embedder_address: str | None = Field(
-        None, description="host:port of the embedder service; unset: embed in-process."
+        None,
+        description="The embedder fleet: host:port, dns:///name:port (every address it "
+        "resolves to) or ipv4:h1:p1,h2:p2; calls are balanced over all (round_robin); unset: "
+        "embed in-process.",
     )
     embedder_timeout_s: float = Field(10.0, gt=0, description="Deadline of embedder calls.")
     embedder_startup_wait_s: float = Field(
@@ -378,6 +397,84 @@ class EventsSettings(BaseSettings):
     )
 
 
+class ObservabilitySettings(BaseSettings):
+    model_config = _section("VRS_OBS_")
+
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Port of this process's Prometheus /metrics HTTP endpoint; unset: off; "
+        "0: any free port.",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1",
+        description="Address the /metrics endpoint binds to (0.0.0.0 in pods, for the scraper).",
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        description="OTLP/gRPC endpoint traces are exported to (http://collector:4317); unset: "
+        "tracing off.",
+    )
+    service_name: str | None = Field(
+        None,
+        description="service.name of this process's traces; unset: vrs-<role> (vrs-search, ...).",
+    )
+    trace_sample_ratio: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of new traces recorded (parent-based: a caller's decision is kept).",
+    )
+
+
+class WebSettings(BaseSettings):
+    model_config = _section("VRS_WEB_")
+
+    host: str = Field(
+        "127.0.0.1",
+        description="Address the HTTP gateway (web page and JSON API) binds to; a non-loopback "
+        "one needs VRS_AUTH_TOKENS_FILE or VRS_GRPC_INSECURE, like the gRPC server.",
+    )
+    port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="HTTP port of the gateway; unset: `vrs serve` runs no gateway (`--service "
+        "web` uses 8080); 0: any free port.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated origins allowed to call the JSON API from a browser (CORS); "
+        "empty: CORS off.",
+    )
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024,
+        gt=0,
+        description="Largest request body the gateway reads (an uploaded photo with its form); "
+        "above it: HTTP 413 before the body is read.",
+    )
+    search_address: str | None = Field(
+        None,
+        description="`--service web`: host:port of the search service (VRS_CLIENT_* TLS and "
+        "token apply).",
+    )
+    embedder_address: str | None = Field(
+        None,
+        description="`--service web`: host:port of the embedder service (product lookups).",
+    )
+    timeout_s: float = Field(
+        30.0, gt=0, description="`--service web`: deadline of each call to the gRPC services."
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+
 class Settings(BaseModel):
     """Everything a vrs process can be told; each service reads the sections it needs."""
 
@@ -394,6 +491,8 @@ class Settings(BaseModel):
     cache: CacheSettings = Field(default_factory=CacheSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
+    obs: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -59,6 +59,8 @@ issue embedder vrs-embedder serverAuth,clientAuth \
 issue search vrs-search serverAuth,clientAuth "DNS:search,DNS:localhost,IP:127.0.0.1"
 issue search-client vrs-search clientAuth
 issue operator vrs-operator clientAuth
+# The web gateway calls search and the embedder (product lookups, stats) as CN=vrs-web.
+issue web-client vrs-web clientAuth
 
 mkdir -p "$DIR/tokens"
 if [ ! -f "$DIR/tokens/tokens" ]; then
@@ -69,15 +71,16 @@ if [ ! -f "$DIR/tokens/tokens" ]; then
 # name        credential              roles
 vrs-search    subject:CN=vrs-search   roles=ingest,admin
 vrs-operator  subject:CN=vrs-operator roles=search,ingest,admin
+vrs-web       subject:CN=vrs-web      roles=search,admin
 EOF
 fi
 
 chmod 0755 "$DIR" "$DIR"/embedder "$DIR"/search "$DIR"/search-client "$DIR"/operator \
-  "$DIR"/tokens
+  "$DIR"/web-client "$DIR"/tokens
 chmod 0644 "$DIR"/ca.crt "$DIR"/tokens/tokens "$DIR"/*/tls.crt "$DIR"/*/ca.crt
 chmod 0600 "$DIR"/ca.key "$DIR"/*/tls.key
 if [ "$(id -u)" = 0 ]; then
-  for service in embedder search search-client; do
+  for service in embedder search search-client web-client; do
     chown "$SERVICE_UID:$SERVICE_UID" "$DIR/$service/tls.key"
   done
   if [ -n "${SUDO_UID:-}" ]; then

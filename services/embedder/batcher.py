@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -12,10 +13,12 @@ import numpy as np
 from services.embedder.decode import Pixels
 from services.embedder.model.engine import InferenceEngine
 from vrs.errors import Overloaded
+from vrs.metrics.embedder import EmbedderMetrics
 
 log = logging.getLogger(__name__)
 
-_Item = tuple[Pixels, "asyncio.Future[np.ndarray]"]
+# An image, its caller's future, and when it was queued (loop time).
+_Item = tuple[Pixels, "asyncio.Future[np.ndarray]", float]
 
 
 class MicroBatcher:
@@ -28,9 +31,16 @@ class MicroBatcher:
     """
 
     def __init__(
-        self, engine: InferenceEngine, max_batch: int, max_wait_ms: float, max_queue: int
+        self,
+        engine: InferenceEngine,
+        max_batch: int,
+        max_wait_ms: float,
+        max_queue: int,
+        metrics: EmbedderMetrics,
     ) -> None:
         self._engine = engine
+        self._metrics = metrics
+        metrics.queue_depth.set_function(self._depth)
         self._max_batch = max_batch
         self._max_wait_s = max_wait_ms / 1000.0
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(max_queue)
@@ -50,7 +60,7 @@ class MicroBatcher:
                 await self._task
             self._task = None
         while not self._queue.empty():
-            _, future = self._queue.get_nowait()
+            _, future, _ = self._queue.get_nowait()
             if not future.done():
                 future.set_exception(RuntimeError("embedder is shutting down"))
         self._executor.shutdown(wait=True)
@@ -60,7 +70,7 @@ class MicroBatcher:
         self.start()
         future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait((pixels, future))
+            self._queue.put_nowait((pixels, future, asyncio.get_running_loop().time()))
         except asyncio.QueueFull:
             raise Overloaded(
                 f"embedder queue is full ({self._queue.qsize()} images waiting for the model); "
@@ -87,12 +97,17 @@ class MicroBatcher:
                         batch.append(await asyncio.wait_for(self._queue.get(), remaining))
                 except (TimeoutError, asyncio.QueueEmpty):
                     break
-            live = [(p, f) for p, f in batch if not f.done()]  # callers that gave up are skipped
+            # Callers that gave up are skipped.
+            live = [(p, f) for p, f, _ in batch if not f.done()]
             if not live:
                 continue
+            started = loop.time()
+            for _, future, queued_at in batch:
+                if not future.done():
+                    self._metrics.queue_wait.observe(started - queued_at)
             try:
                 vectors = await loop.run_in_executor(
-                    self._executor, self._engine.embed, [p for p, _ in live]
+                    self._executor, self._timed_embed, [p for p, _ in live]
                 )
             except Exception as exc:
                 log.exception("forward pass failed", extra={"batch": len(live)})
@@ -103,3 +118,12 @@ class MicroBatcher:
             for row, (_, future) in zip(vectors, live, strict=True):
                 if not future.done():
                     future.set_result(row)
+
+    def _timed_embed(self, batch: list[Pixels]) -> np.ndarray:
+        started = time.perf_counter()
+        vectors = self._engine.embed(batch)
+        self._metrics.forward_pass(len(batch), time.perf_counter() - started)
+        return vectors
+
+    def _depth(self) -> float:
+        return self._queue.qsize()

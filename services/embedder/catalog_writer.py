@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -19,7 +20,9 @@ from vrs.errors import InvalidInput, InvalidVector, ModelMismatch, NotFound, Vrs
 from vrs.generation import CatalogGeneration
 from vrs.image_source import ImageFetcher, ImageInput, sha256_hex
 from vrs.item_failure import as_item_error
+from vrs.model_dimensions import check_dimension
 from vrs.store.async_store import AsyncStore
+from vrs.store.model_stores import ModelStores
 
 log = logging.getLogger(__name__)
 
@@ -76,24 +79,35 @@ class CatalogWriter:
         store: AsyncStore,
         generation: CatalogGeneration | None,
         fetcher: ImageFetcher,
+        stores: ModelStores | None = None,
     ) -> None:
         self._embedder = embedder
         self._fetcher = fetcher
         self._store = store
         self._generation = generation
+        # Vectors of other models go to their own collections, when the process has them.
+        self._stores = stores
         self.model_id = embedder.model_id
 
     async def upsert(
         self, items: Sequence[UpsertItem], known: Known | None = None, gate: WriteGate | None = None
     ) -> list[ItemResult]:
         """`known`: the stored products, when the caller has just read them (else read here).
-        `gate`: asked right before the store write which products must not be written."""
+        `gate`: asked right before the store write which products must not be written.
+
+        A vector of another model goes to that model's collection (created when missing);
+        a vector upsert keeps the stored attributes its item leaves empty."""
         results: dict[int, ItemResult] = {}
         loaded: list[_Loaded] = []
+        others = self._other_models(items) if gate is None else {}
+        if others and self._stores is not None:
+            results.update(await self._upsert_other_models(self._stores, items, others))
         attempts = await asyncio.gather(
-            *(self._load(i, item) for i, item in enumerate(items)), return_exceptions=True
+            *(self._load(i, item) for i, item in enumerate(items) if i not in results),
+            return_exceptions=True,
         )
-        for i, attempt in enumerate(attempts):
+        indexes = [i for i in range(len(items)) if i not in results]
+        for i, attempt in zip(indexes, attempts, strict=True):
             if isinstance(attempt, _Loaded):
                 loaded.append(attempt)
             else:
@@ -107,6 +121,8 @@ class CatalogWriter:
         rewrites: list[StoredProduct] = []
         for entry in loaded:
             prev = existing.get(entry.product.product_id)
+            if prev is not None and entry.vector is not None:
+                entry = replace(entry, product=kept_attributes(entry.product, prev.product))
             if prev is not None and _same_content(prev, entry, self.model_id):
                 same = prev.product == entry.product
                 versions = _versions(entry.item, prev)
@@ -137,9 +153,91 @@ class CatalogWriter:
         for entry in loaded:
             if entry.index not in results and entry.product.product_id in written:
                 results[entry.index] = ItemResult(entry.product.product_id, Outcome.UPSERTED)
-        if writes or any(r.outcome is Outcome.UPDATED for r in results.values()):
+        if writes or any(r.outcome in _CHANGES for r in results.values()):
             await self._changed()
         return [results[i] for i in range(len(items))]
+
+    def _other_models(self, items: Sequence[UpsertItem]) -> dict[str, list[int]]:
+        """Indexes of the vector items of other models than this embedder's, by model id."""
+        if self._stores is None:
+            return {}
+        others: dict[str, list[int]] = {}
+        for i, item in enumerate(items):
+            model = item.vector_model_id
+            if item.vector is not None and item.image is None and model and model != self.model_id:
+                others.setdefault(model, []).append(i)
+        return others
+
+    async def _upsert_other_models(
+        self, stores: ModelStores, items: Sequence[UpsertItem], others: dict[str, list[int]]
+    ) -> dict[int, ItemResult]:
+        results: dict[int, ItemResult] = {}
+        for model_id, indexes in others.items():
+            try:
+                # A new collection takes the batch's usual size: one odd vector fails alone.
+                sizes = Counter(len(items[i].vector or ()) for i in indexes)
+                dimension = sizes.most_common(1)[0][0]
+                check_dimension(model_id, dimension, f"vector of model {model_id!r}")
+                store = await stores.for_writing(model_id, dimension)
+                results.update(await self._upsert_model(store, model_id, items, indexes))
+            except Exception as exc:
+                # The collection could not be opened or written: that model's items fail, alone.
+                for i in indexes:
+                    results[i] = _failed(items[i].product.product_id, exc)
+        return results
+
+    async def _upsert_model(
+        self, store: AsyncStore, model_id: str, items: Sequence[UpsertItem], indexes: list[int]
+    ) -> dict[int, ItemResult]:
+        dimension = await store.dimension()
+        results: dict[int, ItemResult] = {}
+        vectors: dict[int, tuple[Product, Vector]] = {}
+        for i in indexes:
+            item = items[i]
+            try:
+                product = item.product.validated()
+                vectors[i] = (
+                    product,
+                    checked_vector(
+                        item.vector or (), dimension, f"vector of {product.product_id!r}"
+                    ),
+                )
+            except Exception as exc:
+                results[i] = _failed(item.product.product_id, exc)
+        ids = [product.product_id for product, _ in vectors.values()]
+        existing = await store.get(ids)
+        # A product new to this collection takes the attributes the catalog already has.
+        catalog = await self._store.get([pid for pid in ids if pid not in existing])
+        now = _now()
+        writes: list[StoredProduct] = []
+        rewrites: list[StoredProduct] = []
+        for i, (incoming, vector) in vectors.items():
+            pid = incoming.product_id
+            prev = existing.get(pid) or catalog.get(pid)
+            product = kept_attributes(incoming, prev.product) if prev else incoming
+            stored = StoredProduct(
+                product=product,
+                model_id=model_id,
+                vector_sha256=sha256_hex(vector.tobytes()),
+                updated_at=now,
+                versions=prev.versions if prev else {},
+                vector=vector,
+            )
+            old = existing.get(pid)
+            if old is not None and old.vector_sha256 == stored.vector_sha256:
+                if old.product == product:
+                    results[i] = ItemResult(pid, Outcome.UNCHANGED)
+                    continue
+                rewrites.append(replace(old, product=product, updated_at=now))
+                results[i] = ItemResult(pid, Outcome.UPDATED)
+                continue
+            writes.append(stored)
+            results[i] = ItemResult(pid, Outcome.UPSERTED)
+        if writes:
+            await store.upsert(writes)
+        if rewrites:
+            await store.set_attributes(rewrites)
+        return results
 
     async def update(
         self, patches: Sequence[ProductPatch], known: Known | None = None
@@ -251,6 +349,25 @@ class CatalogWriter:
             versions=_versions(entry.item, prev),
             vector=vector,
         )
+
+
+_CHANGES = (Outcome.UPDATED, Outcome.UPSERTED)
+
+
+def kept_attributes(incoming: Product, stored: Product) -> Product:
+    """`incoming`, with the stored value of each attribute it leaves empty (a vector import
+    names a product and its vector, not its title or price: it must not wipe them)."""
+    return replace(
+        incoming,
+        title=incoming.title or stored.title,
+        category=incoming.category or stored.category,
+        brand=incoming.brand or stored.brand,
+        price=stored.price if incoming.price is None else incoming.price,
+        currency=incoming.currency or stored.currency,
+        # Unset in_stock reads as True: only an explicit "out of stock" replaces the stored one.
+        in_stock=incoming.in_stock and stored.in_stock,
+        image_uri=incoming.image_uri or stored.image_uri,
+    )
 
 
 def _versions(item: UpsertItem, prev: StoredProduct | None) -> Versions:

@@ -9,7 +9,7 @@ strip by strip, and the full-size image is freed at once. Conversions of a full-
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -157,6 +157,14 @@ def _to_rgb(image: Image.Image, depth_scale: float) -> Image.Image:
         return image.convert("RGB")
     except (ValueError, OSError) as exc:  # modes Pillow cannot convert (LAB, ...)
         raise InvalidImage(f"image mode {mode} cannot be converted to RGB: {exc}") from exc
+
+
+def with_crop_fraction(spec: CropSpec, fraction: float | None) -> CropSpec:
+    """`spec` whose centre crop keeps `fraction` of the resized shorter side (the crop size
+    stays, the resize grows: a tighter crop); None: `spec` itself."""
+    if fraction is None:
+        return spec
+    return replace(spec, resize=max(spec.crop, round(spec.crop / fraction)))
 
 
 def to_pixels(image: Image.Image, spec: CropSpec) -> Pixels:

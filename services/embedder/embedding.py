@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from services.embedder.model.weights import load_model
 from vrs.catalog import Vector
 from vrs.errors import Overloaded
 from vrs.image_source import ImageFetcher, ImageInput, sha256_hex
+from vrs.metrics.embedder import EmbedderMetrics
 from vrs.settings import ImageSettings, ModelSettings
 
 log = logging.getLogger(__name__)
@@ -39,12 +41,16 @@ class ImageEmbedder:
         model: ModelSettings,
         images: ImageSettings,
         fetcher: ImageFetcher,
+        metrics: EmbedderMetrics | None = None,
     ) -> None:
         self.engine = engine
+        # The embedder's own metrics; the process registers them (see vrs.metrics).
+        self.metrics = metrics or EmbedderMetrics()
+        self.metrics.device.labels(engine.device_name, engine.model_id).set(1)
         self.fetcher = fetcher
         self.model_id = engine.model_id
         self.dimension = engine.dimension
-        self._crop = engine.backbone.crop
+        self._crop = engine.crop
         self._max_pixels = images.max_pixels
         # Decoding and resizing hold the GIL only partly and must not stall the event loop;
         # the pool is bounded so a burst of uploads cannot take every core from the model.
@@ -60,7 +66,7 @@ class ImageEmbedder:
             images.large_decode_pixels, images.large_decode_concurrency
         )
         self._batcher = MicroBatcher(
-            engine, model.max_batch_size, model.max_batch_wait_ms, model.max_queue
+            engine, model.max_batch_size, model.max_batch_wait_ms, model.max_queue, self.metrics
         )
 
     @classmethod
@@ -100,15 +106,27 @@ class ImageEmbedder:
                 f"embedder decode queue is full ({self._max_decode_queue} images being decoded "
                 "or waiting); retry later"
             )
+        depth = self.metrics.decode_queue_depth
+        depth.inc()
         try:
-            future = self._decode_pool.submit(
-                prepare, data, self._max_pixels, self._crop, self._large_decodes
-            )
+            future = self._decode_pool.submit(self._timed_prepare, data)
         except BaseException:
             self._decode_slots.release()
+            depth.dec()
             raise
-        future.add_done_callback(lambda _: self._decode_slots.release())
+        future.add_done_callback(self._decode_done)
         return future
+
+    def _decode_done(self, _: Future[Pixels]) -> None:
+        self._decode_slots.release()
+        self.metrics.decode_queue_depth.dec()
+
+    def _timed_prepare(self, data: bytes) -> Pixels:
+        started = time.perf_counter()
+        try:
+            return prepare(data, self._max_pixels, self._crop, self._large_decodes)
+        finally:
+            self.metrics.decode.observe(time.perf_counter() - started)
 
     async def close(self) -> None:
         """Stops the model and the decode pool; the fetcher belongs to whoever built it."""

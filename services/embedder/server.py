@@ -6,6 +6,8 @@ import os
 import socket
 from dataclasses import dataclass, field
 
+from prometheus_client import CollectorRegistry
+
 from services.embedder.catalog_writer import CatalogWriter
 from services.embedder.embedding import ImageEmbedder
 from services.embedder.events.applier import ChangeApplier
@@ -15,11 +17,13 @@ from vrs.errors import ConfigurationError
 from vrs.generation import BumpRetrier, catalog_generation
 from vrs.grpc_server import Closer, ServiceBinding
 from vrs.image_source import ImageFetcher
+from vrs.metrics.registry import register
 from vrs.redis_check import check_redis
 from vrs.redis_guard import RedisGuard, redis_client
 from vrs.settings import Settings
 from vrs.store.async_store import AsyncStore
 from vrs.store.factory import open_store_for_writing
+from vrs.store.model_stores import ModelStores
 from vrs.v1 import embedder_pb2, embedder_pb2_grpc
 
 SERVICE_NAME = embedder_pb2.DESCRIPTOR.services_by_name["EmbedderService"].full_name
@@ -34,6 +38,8 @@ class EmbedderParts:
     writer: CatalogWriter
     redis: RedisGuard | None
     binding: ServiceBinding
+    # Collections of other models (imported vectors), shared with an in-process search.
+    stores: ModelStores
     # What these parts opened themselves and must close; injected parts stay open.
     closers: list[Closer] = field(default_factory=list)
 
@@ -45,6 +51,7 @@ async def build_embedder(
     embedder: ImageEmbedder | None = None,
     store: AsyncStore | None = None,
     redis: RedisGuard | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> EmbedderParts:
     """The embedder service of a process: the model, the catalog writer over the store and,
     when enabled, the catalog events consumer.
@@ -76,16 +83,22 @@ async def build_embedder(
     # Before anything can reach the model (events, then SERVING): no request pays for the
     # first pass's lazy initialisation, and a model that cannot run fails the start.
     await embedder.warm_up()
-    writer = CatalogWriter(embedder, store, generation, fetcher)
+    if registry is not None:
+        register(registry, embedder.metrics.collectors())
+    stores = ModelStores(settings.store)
+    closers.append(stores.close)
+    writer = CatalogWriter(embedder, store, generation, fetcher, stores)
     events = (
         await _start_events(settings, writer, store, closers) if settings.events.enabled else None
     )
+    if events is not None and registry is not None:
+        registry.register(events.metrics_collector())
     servicer = EmbedderServicer(embedder, writer, store, events)
     binding = ServiceBinding(
         SERVICE_NAME,
         lambda server: embedder_pb2_grpc.add_EmbedderServiceServicer_to_server(servicer, server),
     )
-    return EmbedderParts(embedder, store, writer, redis, binding, closers)
+    return EmbedderParts(embedder, store, writer, redis, binding, stores, closers)
 
 
 async def _start_events(

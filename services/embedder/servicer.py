@@ -172,6 +172,8 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
     ) -> embedder_pb2.EmbedderStats:
         info = await self._store.info()
         engine = self._embedder.engine
+        # The counters /metrics serves, so `vrs stats` and a scrape never disagree.
+        forward_passes, images_embedded = self._embedder.metrics.totals()
         stats = embedder_pb2.EmbedderStats(
             index=embedder_pb2.IndexStats(
                 collection=info.collection,
@@ -183,8 +185,8 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
                 index_state=info.index_state,
             ),
             device=engine.device_name,
-            forward_passes=engine.forward_passes,
-            images_embedded=engine.images_embedded,
+            forward_passes=forward_passes,
+            images_embedded=images_embedded,
         )
         if self._events is not None:
             stats.events.CopyFrom(events_stats_to_proto(await self._events.stats()))

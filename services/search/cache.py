@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import numpy as np
@@ -20,6 +20,7 @@ import numpy as np
 from services.search.results import SearchResult
 from vrs.catalog import Vector
 from vrs.generation import catalog_generation
+from vrs.metrics.search import CacheKind, SearchMetrics
 from vrs.redis_guard import RedisGuard
 from vrs.settings import CacheSettings
 
@@ -30,46 +31,73 @@ T = TypeVar("T")
 class SearchCache:
     """Hot search results and query embeddings in Redis, best effort."""
 
-    def __init__(self, guard: RedisGuard, settings: CacheSettings, key_prefix: str) -> None:
+    def __init__(
+        self,
+        guard: RedisGuard,
+        settings: CacheSettings,
+        key_prefix: str,
+        metrics: SearchMetrics | None = None,
+    ) -> None:
         self._guard = guard
         self._settings = settings
         self._prefix = key_prefix
         self.generation = catalog_generation(guard, key_prefix)
-        self.hits = 0
-        self.misses = 0
-        self._bad_values = 0
+        # Counted in the search's metrics only: `GetStats` reads them back from there.
+        self._metrics = metrics or SearchMetrics()
+
+    @property
+    def hits(self) -> int:
+        return self._metrics.cache_count("result", "hit")
+
+    @property
+    def misses(self) -> int:
+        return self._metrics.cache_count("result", "miss")
 
     @property
     def errors(self) -> int:
-        return self._guard.errors + self._bad_values
+        """Lookups of either kind that Redis failed, or whose value could not be decoded."""
+        return self._metrics.cache_count(None, "error")
+
+    def unusable(self) -> None:
+        """A result lookup given up before it began: the generation cannot be trusted (Redis
+        down, or a change of this process not yet bumped)."""
+        self._metrics.cache("result", "error")
 
     def result_key(self, model_id: str, generation: int, query: str) -> str:
         digest = hashlib.sha256(query.encode()).hexdigest()[:32]
         return f"{self._prefix}:result:{model_id}:g{generation}:{digest}"
 
     async def get_result(self, key: str) -> SearchResult | None:
-        raw = await self._guard.call("get result", lambda r: r.get(key))
-        result = None if raw is None else self._decoded("result", key, raw, SearchResult.decode)
-        if result is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        return result.cached()
+        result = await self._lookup("result", key, SearchResult.decode)
+        return None if result is None else result.cached()
 
     async def put_result(self, key: str, result: SearchResult) -> None:
         ttl = self._settings.result_ttl_s
         await self._guard.call("put result", lambda r: r.set(key, result.encode(), ex=ttl))
 
     async def get_embedding(self, model_id: str, image_sha256: str) -> Vector | None:
-        key = self._embedding_key(model_id, image_sha256)
-        raw = await self._guard.call("get embedding", lambda r: r.get(key))
-        return None if raw is None else self._decoded("embedding", key, raw, _vector)
+        return await self._lookup("embedding", self._embedding_key(model_id, image_sha256), _vector)
 
     async def put_embedding(self, model_id: str, image_sha256: str, vector: Vector) -> None:
         key = self._embedding_key(model_id, image_sha256)
         data = np.asarray(vector, dtype=np.float32).tobytes()
         ttl = self._settings.embedding_ttl_s
         await self._guard.call("put embedding", lambda r: r.set(key, data, ex=ttl))
+
+    async def _lookup(self, kind: CacheKind, key: str, decode: Callable[[bytes], T]) -> T | None:
+        """The decoded value, or None (a miss, a Redis failure or an undecodable value), each
+        outcome counted once."""
+        # Boxed, so a missing key ((None,)) is told from a failed call (None).
+        answer = await self._guard.call(f"get {kind}", lambda r: _boxed(r.get(key)))
+        if answer is None:
+            self._metrics.cache(kind, "error")
+            return None
+        if answer[0] is None:
+            self._metrics.cache(kind, "miss")
+            return None
+        value = self._decoded(kind, key, answer[0], decode)
+        self._metrics.cache(kind, "hit" if value is not None else "error")
+        return value
 
     def _decoded(
         self, what: str, key: str, raw: bytes | str, decode: Callable[[bytes], T]
@@ -78,7 +106,6 @@ class SearchCache:
             return decode(_as_bytes(raw))
         except Exception as exc:
             # Written by another version, or garbled: recompute rather than fail the search.
-            self._bad_values += 1
             log.warning(
                 "cached %s cannot be decoded; treating it as a miss",
                 what,
@@ -88,6 +115,10 @@ class SearchCache:
 
     def _embedding_key(self, model_id: str, image_sha256: str) -> str:
         return f"{self._prefix}:embedding:{model_id}:{image_sha256}"
+
+
+async def _boxed(value: Awaitable[T]) -> tuple[T]:
+    return (await value,)
 
 
 def _vector(raw: bytes) -> Vector:

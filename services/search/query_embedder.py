@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 import grpc
 import numpy as np
 
+from services.search.embedder_channel import embedder_channel_options
 from vrs.catalog import Vector
 from vrs.errors import InvalidImage, VrsError
 from vrs.grpc_errors import error_from_item, error_from_status
@@ -32,7 +33,8 @@ class QueryEmbedder(Protocol):
 
 
 class GrpcQueryEmbedder:
-    """The embedder fleet over gRPC, behind the address of its service (split deployments)."""
+    """The embedder fleet over gRPC, behind the address of its service (split deployments):
+    calls spread over every replica the address resolves to, UNAVAILABLE ones retried."""
 
     def __init__(
         self,
@@ -50,10 +52,7 @@ class GrpcQueryEmbedder:
         self._channels = ReloadingChannel(
             address,
             client if client is not None else ClientSettings.model_construct(),
-            options=[
-                ("grpc.max_send_message_length", size),
-                ("grpc.max_receive_message_length", size),
-            ],
+            options=embedder_channel_options(size),
             check_every_s=tls_reload_s,
             drain_s=timeout_s,
         )

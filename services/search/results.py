@@ -48,15 +48,21 @@ class SearchOptions:
     k: int | None = None
     filter: ProductFilter = field(default_factory=ProductFilter)
     max_distance: float | None = None
+    # None: exact when the filtered set is small, else the HNSW index; True/False force one.
+    exact: bool | None = None
 
 
 @dataclass(frozen=True)
 class ImageQuery:
     image: ImageInput
     options: SearchOptions = field(default_factory=SearchOptions)
+    # The collection of this model; "": the server's.
+    model_id: str = ""
 
 
 @dataclass(frozen=True)
 class ProductQuery:
     product_id: str
     options: SearchOptions = field(default_factory=SearchOptions)
+    # The collection of this model; "": the server's.
+    model_id: str = ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
@@ -16,15 +17,19 @@ from services.search.cache import SearchCache
 from services.search.query_embedder import QueryEmbedder
 from services.search.results import ImageQuery, Match, ProductQuery, SearchOptions, SearchResult
 from services.search.singleflight import SingleFlight
+from vrs import tracing
 from vrs.catalog import Vector, normalize_product_id
 from vrs.errors import InvalidInput, ModelMismatch, NotFound, VrsError
 from vrs.image_source import ImageFetcher, sha256_hex
 from vrs.item_failure import as_item_error
+from vrs.metrics.search import SearchMetrics
 from vrs.settings import SearchSettings
 from vrs.store.async_store import AsyncStore
 from vrs.store.filters import ProductFilter
+from vrs.store.model_stores import ModelStores
 
 log = logging.getLogger(__name__)
+_tracer = tracing.tracer()
 
 Query = ImageQuery | ProductQuery
 
@@ -39,8 +44,13 @@ class Searcher:
         store: AsyncStore,
         cache: SearchCache | None,
         settings: SearchSettings,
+        stores: ModelStores | None = None,
+        metrics: SearchMetrics | None = None,
     ) -> None:
+        self._metrics = metrics or SearchMetrics()
         self._embedder = embedder
+        # Collections of other models (imported vectors): SearchByProduct(model_id=...).
+        self._stores = stores
         self._fetcher = fetcher
         self._store = store
         self._cache = cache
@@ -53,32 +63,62 @@ class Searcher:
 
     async def by_image(self, query: ImageQuery) -> SearchResult:
         k, flt, max_distance = self._checked(query.options)
+        if query.model_id:
+            await self._check_embedder_runs(query.model_id)
+        store, model_id = await self._store_for(query.model_id)
         data = await self._fetcher.load(query.image)
         sha = sha256_hex(data)
-        model_id = await self._store.model_id()
+        exact = query.options.exact
 
         async def compute() -> SearchResult:
             vector = await self._query_vector(data, sha, model_id)
-            return await self._nearest(vector, k, flt, max_distance, model_id)
+            return await self._nearest(store, vector, k, flt, max_distance, model_id, exact)
 
-        return await self._cached(f"image:{sha}", k, flt, max_distance, model_id, compute)
+        return await self._cached(
+            f"image:{sha}", k, flt, max_distance, model_id, compute, _exact_key(exact)
+        )
 
     async def by_product(self, query: ProductQuery) -> SearchResult:
         query = replace(query, product_id=normalize_product_id(query.product_id))
         k, flt, max_distance = self._checked(query.options)
         flt = replace(flt, exclude_product_ids=(query.product_id,))
-        model_id = await self._store.model_id()
+        store, model_id = await self._store_for(query.model_id)
+        exact = query.options.exact
 
         async def compute() -> SearchResult:
-            found = await self._store.get([query.product_id], with_vectors=True)
+            found = await store.get([query.product_id], with_vectors=True)
             stored = found.get(query.product_id)
             if stored is None or stored.vector is None:
-                raise NotFound(f"product {query.product_id!r} is not in the catalog")
-            return await self._nearest(stored.vector, k, flt, max_distance, model_id)
+                where = f" of model {model_id!r}" if query.model_id else ""
+                raise NotFound(f"product {query.product_id!r} is not in the catalog{where}")
+            return await self._nearest(store, stored.vector, k, flt, max_distance, model_id, exact)
 
         return await self._cached(
-            f"product:{query.product_id}", k, flt, max_distance, model_id, compute
+            f"product:{query.product_id}",
+            k,
+            flt,
+            max_distance,
+            model_id,
+            compute,
+            _exact_key(exact),
         )
+
+    async def _store_for(self, model_id: str) -> tuple[AsyncStore, str]:
+        """The store holding `model_id`'s vectors ("": the server's own), and its model id."""
+        own = await self._store.model_id()
+        if not model_id or model_id == own:
+            return self._store, own
+        if self._stores is None:
+            raise NotFound(f"no collection of model {model_id!r} on this server")
+        return await self._stores.for_reading(model_id), model_id
+
+    async def _check_embedder_runs(self, model_id: str) -> None:
+        running = await self._embedder.model_id()
+        if model_id != running:
+            raise ModelMismatch(
+                f"no embedder runs model {model_id!r} (the embedder runs {running!r}): image "
+                f"queries need one; search model {model_id!r}'s collection by product instead"
+            )
 
     async def batch(self, queries: Sequence[Query | VrsError]) -> list[SearchResult | VrsError]:
         """One result or error per query; a bad query fails alone, even with a bug.
@@ -121,15 +161,20 @@ class Searcher:
         max_distance: float | None,
         model_id: str,
         compute: Callable[[], Awaitable[SearchResult]],
+        mode: str = "",
     ) -> SearchResult:
-        identity = f"{query_key}|k={k}|{flt.cache_key()}|max={max_distance!r}"
+        identity = f"{query_key}|k={k}|{flt.cache_key()}|max={max_distance!r}{mode}"
         cache = self._cache
         generation = await cache.generation.current() if cache else None
+        if cache is not None and generation is None:
+            cache.unusable()
         if cache is None or generation is None:
             # No cache (or Redis unreachable): identical concurrent queries still run once.
             return await self._flights.do(f"{model_id}|{identity}", compute)
         key = cache.result_key(model_id, generation, identity)
-        hit = await cache.get_result(key)
+        with _tracer.start_as_current_span("search.cache", attributes={"kind": "result"}) as span:
+            hit = await cache.get_result(key)
+            span.set_attribute("hit", hit is not None)
         if hit is not None:
             return hit
 
@@ -142,10 +187,15 @@ class Searcher:
 
     async def _query_vector(self, data: bytes, sha: str, model_id: str) -> Vector:
         if self._cache is not None:
-            cached = await self._cache.get_embedding(model_id, sha)
+            with _tracer.start_as_current_span("search.cache", attributes={"kind": "embedding"}):
+                cached = await self._cache.get_embedding(model_id, sha)
             if cached is not None:
                 return cached
-        vector, vector_model = await self._embedder.embed(data)
+        # The embedder's own spans (across the gRPC hop) are children of this one.
+        with _tracer.start_as_current_span("search.embed"):
+            started = time.perf_counter()
+            vector, vector_model = await self._embedder.embed(data)
+            self._metrics.embedder_call.observe(time.perf_counter() - started)
         if vector_model != model_id:
             raise ModelMismatch(
                 f"the embedder runs model {vector_model!r} but the collection holds vectors of "
@@ -156,13 +206,31 @@ class Searcher:
         return vector
 
     async def _nearest(
-        self, vector: Vector, k: int, flt: ProductFilter, max_distance: float | None, model_id: str
+        self,
+        store: AsyncStore,
+        vector: Vector,
+        k: int,
+        flt: ProductFilter,
+        max_distance: float | None,
+        model_id: str,
+        exact: bool | None = None,
     ) -> SearchResult:
-        # HNSW loses recall when a filter leaves few candidates; below the threshold an exact
-        # scan of the filtered set is both correct and cheap (payload indexes find the set).
-        candidates = await self._store.count(flt)
-        exact = candidates <= self._settings.exact_threshold
-        hits = await self._store.search(vector, k, flt, max_distance, exact, self._settings.hnsw_ef)
+        with _tracer.start_as_current_span("search.store") as span:
+            if exact is None:
+                # HNSW loses recall when a filter leaves few candidates; below the threshold an
+                # exact scan of the filtered set is correct and cheap (payload indexes find it).
+                exact = await store.count(flt) <= self._settings.exact_threshold
+            started = time.perf_counter()
+            hits = await store.search(vector, k, flt, max_distance, exact, self._settings.hnsw_ef)
+            self._metrics.searched(
+                "exact" if exact else "hnsw", time.perf_counter() - started, len(hits)
+            )
+            span.set_attributes({"exact": exact, "matches": len(hits)})
         return SearchResult(
             matches=tuple(Match(h.stored.product, h.distance) for h in hits), model_id=model_id
         )
+
+
+def _exact_key(exact: bool | None) -> str:
+    """Cache identity of a forced search mode ("" for the default: existing keys unchanged)."""
+    return "" if exact is None else f"|exact={exact}"

@@ -6,6 +6,8 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from prometheus_client import CollectorRegistry
+
 from services.search.cache import SearchCache
 from services.search.query_embedder import GrpcQueryEmbedder, QueryEmbedder
 from services.search.searcher import Searcher
@@ -14,10 +16,13 @@ from vrs.errors import ConfigurationError, Unavailable
 from vrs.grpc_server import Closer, ServiceBinding
 from vrs.image_source import ImageFetcher
 from vrs.limits import check_response_fits
+from vrs.metrics.registry import register
+from vrs.metrics.search import SearchMetrics
 from vrs.redis_guard import RedisGuard, redis_client
 from vrs.settings import Settings
 from vrs.store.async_store import AsyncStore
 from vrs.store.factory import check_shared_store, open_store_for_reading
+from vrs.store.model_stores import ModelStores
 from vrs.v1 import search_pb2, search_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -42,6 +47,8 @@ async def build_search(
     embedder: QueryEmbedder | None = None,
     store: AsyncStore | None = None,
     redis: RedisGuard | None = None,
+    stores: ModelStores | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> SearchParts:
     """The search service of a process: answers from the store, query images embedded by
     `embedder` (default: the embedder fleet at VRS_SEARCH_EMBEDDER_ADDRESS).
@@ -78,7 +85,12 @@ async def build_search(
     if redis is None and settings.redis.url:
         redis = RedisGuard(redis_client(settings.redis), settings.redis)
         closers.append(redis.close)
-    cache = SearchCache(redis, settings.cache, settings.redis.key_prefix) if redis else None
+    metrics = SearchMetrics()
+    if registry is not None:
+        register(registry, metrics.collectors())
+    cache = (
+        SearchCache(redis, settings.cache, settings.redis.key_prefix, metrics) if redis else None
+    )
     if cache is None:
         log.warning("search cache is OFF: VRS_REDIS_URL is not set")
     else:
@@ -89,7 +101,12 @@ async def build_search(
                 "embedding_ttl_s": settings.cache.embedding_ttl_s,
             },
         )
-    searcher = Searcher(embedder, fetcher, store, cache, settings.search)
+    if stores is None:
+        stores = ModelStores(settings.store)
+        closers.append(stores.close)
+    searcher = Searcher(
+        embedder, fetcher, store, cache, settings.search, stores=stores, metrics=metrics
+    )
     servicer = SearchServicer(searcher, store)
     binding = ServiceBinding(
         SERVICE_NAME,

@@ -64,9 +64,13 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
 
 
 def _options(
-    k: int | None, flt: search_pb2.SearchFilter, max_distance: float | None
+    k: int | None,
+    flt: search_pb2.SearchFilter,
+    max_distance: float | None,
+    exact: bool | None = None,
 ) -> SearchOptions:
     return SearchOptions(
+        exact=exact,
         k=k,
         filter=ProductFilter(
             min_price=flt.min_price if flt.HasField("min_price") else None,
@@ -99,7 +103,9 @@ def _image_query(request: search_pb2.SearchByImageRequest) -> ImageQuery:
             request.k if request.HasField("k") else None,
             request.filter,
             request.max_distance if request.HasField("max_distance") else None,
+            request.exact if request.HasField("exact") else None,
         ),
+        model_id=request.model_id.strip(),
     )
 
 
@@ -110,7 +116,9 @@ def _product_query(request: search_pb2.SearchByProductRequest) -> ProductQuery:
             request.k if request.HasField("k") else None,
             request.filter,
             request.max_distance if request.HasField("max_distance") else None,
+            request.exact if request.HasField("exact") else None,
         ),
+        model_id=request.model_id.strip(),
     )
 
 

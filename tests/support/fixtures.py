@@ -19,7 +19,7 @@ from tests.support.factories import make_embedder
 from tests.support.redis_server import RedisServer
 from tests.support.stores import SEED_CATALOG, StoreFactory
 from vrs.sample_catalog import generate
-from vrs.settings import ModelSettings, StoreSettings
+from vrs.settings import ImageSettings, ModelSettings, StoreSettings
 from vrs.store.base import VectorStore
 from vrs.store.qdrant_edge_store import QdrantEdgeStore
 from vrs.store.qdrant_server_store import QdrantServerStore
@@ -57,6 +57,17 @@ def inception_engine() -> InferenceEngine:
 @pytest_asyncio.fixture
 async def effnet(effnet_engine: InferenceEngine) -> AsyncIterator[ImageEmbedder]:
     embedder = make_embedder(effnet_engine)
+    yield embedder
+    await embedder.close()
+
+
+@pytest_asyncio.fixture
+async def photo_embedder(
+    effnet_engine: InferenceEngine, tmp_path: Path
+) -> AsyncIterator[ImageEmbedder]:
+    """efficientnet_lite0 whose process fetcher serves file:// URIs under tmp_path/photos
+    (the web gateway's product photos)."""
+    embedder = make_embedder(effnet_engine, ImageSettings(file_root=tmp_path / "photos"))
     yield embedder
     await embedder.close()
 

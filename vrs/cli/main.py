@@ -50,9 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the services (settings: VRS_* variables)")
     serve.add_argument(
         "--service",
-        choices=["all", "embedder", "search"],
+        choices=["all", "embedder", "search", "web"],
         default="all",
-        help="all: embedder and search in one process, one port (default)",
+        help="all: embedder and search in one process, one port (default; plus the web "
+        "gateway when VRS_WEB_PORT is set); web: the HTTP/JSON gateway and page alone",
     )
 
     index = commands.add_parser("index", help="index a catalog: image folder, CSV or JSONL")
@@ -70,10 +71,42 @@ def build_parser() -> argparse.ArgumentParser:
     similar.add_argument("--in-stock", action="store_true")
     similar.add_argument("--max-distance", type=float)
     similar.add_argument("--out", type=Path, help="write a contact sheet PNG here")
+    similar.add_argument(
+        "--model-id", default="", help="search this model's collection (default: the server's)"
+    )
 
     vectors = commands.add_parser("import-vectors", help="import precomputed vectors")
     vectors.add_argument("path", type=Path, help=".npz, .npy (+ .ids.txt) or a folder of .txt")
-    vectors.add_argument("--model-id", required=True, help="the model the vectors come from")
+    vectors.add_argument(
+        "--model-id",
+        required=True,
+        help="the model the vectors come from; its own collection (created when missing)",
+    )
+    vectors.add_argument(
+        "--catalog", type=Path, help="CSV/JSONL catalog whose attributes join by product id"
+    )
+
+    evaluate = commands.add_parser(
+        "eval", help="retrieval quality of a running server on a query set (vrs make-queries)"
+    )
+    evaluate.add_argument("queries", type=Path, help="queries.csv: image,product_id[,category]")
+    evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.add_argument(
+        "--min-recall-at-1", type=float, help="exit 1 when recall@1 is under this (CI, canaries)"
+    )
+    evaluate.add_argument(
+        "--ann-check",
+        action="store_true",
+        help="also compare the HNSW index's answers with exact search (recall@10)",
+    )
+
+    make_queries = commands.add_parser(
+        "make-queries", help="a shop-photo query set from a catalog's photos, for vrs eval"
+    )
+    make_queries.add_argument("catalog", type=Path, help="folder, .csv or .jsonl")
+    make_queries.add_argument("out_dir", type=Path)
+    make_queries.add_argument("--seed", type=int, default=0)
+    make_queries.add_argument("--per-product", type=int, default=2)
 
     delete = commands.add_parser("delete", help="delete products")
     delete.add_argument("product_ids", nargs="+")
@@ -140,6 +173,10 @@ def run_command(args: argparse.Namespace) -> int:
         from vrs.cli.token import create
 
         return create(args.name, args.roles)
+    if args.command == "make-queries":
+        from vrs.cli.make_queries import make_queries
+
+        return make_queries(args.catalog, args.out_dir, args.seed, args.per_product)
     if args.command in ("health", "fetch-weights", "switch-alias"):
         from vrs.cli import ops
 
@@ -175,6 +212,7 @@ def _dispatch(client: VrsClient, args: argparse.Namespace) -> int:
             brands=tuple(args.brand),
             in_stock=args.in_stock,
             max_distance=args.max_distance,
+            model_id=args.model_id.strip(),
         )
         response = find_similar(client, query)
         print(table(response))
@@ -184,7 +222,17 @@ def _dispatch(client: VrsClient, args: argparse.Namespace) -> int:
     if args.command == "import-vectors":
         from vrs.cli.vectors import import_vectors
 
-        return import_vectors(client, args.path, args.model_id)
+        return import_vectors(client, args.path, args.model_id, catalog=args.catalog)
+    if args.command == "eval":
+        from vrs.cli.eval import evaluate
+
+        return evaluate(
+            client,
+            args.queries,
+            as_json=args.json,
+            min_recall_at_1=args.min_recall_at_1,
+            ann_check=args.ann_check,
+        )
     if args.command == "delete":
         from vrs.cli.admin import delete
 

@@ -24,6 +24,8 @@ class SimilarQuery:
     brands: tuple[str, ...] = ()
     in_stock: bool = False
     max_distance: float | None = None
+    # Search this model's collection; "": the server's.
+    model_id: str = ""
 
     def search_filter(self) -> search_pb2.SearchFilter:
         flt = search_pb2.SearchFilter(
@@ -37,29 +39,28 @@ class SimilarQuery:
 
 
 def find_similar(client: VrsClient, query: SimilarQuery) -> search_pb2.SearchResponse:
-    distance = {} if query.max_distance is None else {"max_distance": query.max_distance}
     if query.image is not None:
-        return client.call(
-            client.search.SearchByImage,
-            search_pb2.SearchByImageRequest(
-                image=common_pb2.ImageSource(data=_read(query.image)),
-                k=query.k,
-                filter=query.search_filter(),
-                **distance,
-            ),
+        by_image = search_pb2.SearchByImageRequest(
+            image=common_pb2.ImageSource(data=_read(query.image)),
+            k=query.k,
+            filter=query.search_filter(),
+            model_id=query.model_id,
         )
+        if query.max_distance is not None:
+            by_image.max_distance = query.max_distance
+        return client.call(client.search.SearchByImage, by_image)
     if query.product_id is None:
         raise CliError("give an image file or --product ID")
     try:
         product_id = normalize_product_id(query.product_id)
     except InvalidProduct as exc:
         raise CliError(str(exc)) from exc
-    return client.call(
-        client.search.SearchByProduct,
-        search_pb2.SearchByProductRequest(
-            product_id=product_id, k=query.k, filter=query.search_filter(), **distance
-        ),
+    by_product = search_pb2.SearchByProductRequest(
+        product_id=product_id, k=query.k, filter=query.search_filter(), model_id=query.model_id
     )
+    if query.max_distance is not None:
+        by_product.max_distance = query.max_distance
+    return client.call(client.search.SearchByProduct, by_product)
 
 
 def table(response: search_pb2.SearchResponse) -> str:

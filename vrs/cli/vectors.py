@@ -12,9 +12,12 @@ from typing import Any
 import numpy as np
 from numpy.lib.npyio import NpzFile
 
-from vrs.catalog import normalize_product_id
+from vrs.catalog import Product, normalize_product_id
+from vrs.cli.catalog_files import read_catalog
 from vrs.cli.client import CliError, VrsClient
-from vrs.errors import InvalidProduct
+from vrs.errors import InvalidProduct, ModelMismatch
+from vrs.model_dimensions import check_dimension
+from vrs.proto_convert import product_to_proto
 from vrs.v1 import common_pb2, embedder_pb2
 
 
@@ -157,29 +160,57 @@ def _text_tree(root: Path) -> list[VectorRecord]:
     return records
 
 
-def import_vectors(client: VrsClient, path: Path, model_id: str, batch_size: int = 256) -> int:
+def import_vectors(
+    client: VrsClient,
+    path: Path,
+    model_id: str,
+    batch_size: int = 256,
+    catalog: Path | None = None,
+) -> int:
+    """Vectors of `model_id` into its collection: the server's own, or one of its own (made
+    when missing) for any other model. Attributes come from `catalog` when given, joined by
+    product id; those an item leaves empty keep their stored values on the server."""
     records, bad_ids = _with_normalized_ids(read_vectors(path))
+    model_id = model_id.strip()
+    if not model_id:
+        raise CliError("--model-id is empty: name the model the vectors come from")
+    attributes = _catalog_attributes(catalog) if catalog is not None else {}
     index = client.embedder_stats().index
+    # The server's collection has a known dimension; another model's is set by its first
+    # import, so the file must at least agree with itself.
+    dimension = index.dimension if model_id == index.model_id else _file_dimension(records)
+    where = (
+        f"the collection holds {dimension}-d vectors of model {model_id!r}"
+        if model_id == index.model_id
+        else f"the file's vectors are {dimension}-d"
+    )
     if model_id != index.model_id:
-        raise CliError(
-            f"the vectors belong to model {model_id!r}; the collection {index.collection!r} "
-            f"holds model {index.model_id!r}"
-        )
+        try:
+            check_dimension(model_id, dimension, "the file's vectors")
+        except ModelMismatch as exc:
+            raise CliError(str(exc)) from exc
     for record in records:
-        if record.vector.shape != (index.dimension,):
+        if record.vector.shape != (dimension,):
             raise CliError(
-                f"vector of {record.product_id!r} has dimension {record.vector.shape[0]}, the "
-                f"collection holds {index.dimension}-d vectors of model {index.model_id!r}"
+                f"vector of {record.product_id!r} has dimension {record.vector.shape[0]}, {where}"
             )
+
+    def product(record: VectorRecord) -> common_pb2.ProductAttributes:
+        joined = attributes.get(record.product_id)
+        if joined is None:
+            return common_pb2.ProductAttributes(
+                product_id=record.product_id, category=record.category
+            )
+        if record.category and not joined.category:
+            joined.category = record.category
+        return joined
 
     def batches() -> Iterator[embedder_pb2.UpsertProductsRequest]:
         for start in range(0, len(records), batch_size):
             yield embedder_pb2.UpsertProductsRequest(
                 items=[
                     embedder_pb2.ProductUpsert(
-                        product=common_pb2.ProductAttributes(
-                            product_id=r.product_id, category=r.category
-                        ),
+                        product=product(r),
                         vector=common_pb2.Embedding(values=r.vector.tolist(), model_id=model_id),
                     )
                     for r in records[start : start + batch_size]
@@ -191,11 +222,46 @@ def import_vectors(client: VrsClient, path: Path, model_id: str, batch_size: int
         f"imported {summary.upserted + summary.updated}, unchanged {summary.unchanged}, "
         f"failed {summary.failed + len(bad_ids)}"
     )
+    if catalog is not None:
+        joined = sum(1 for r in records if r.product_id in attributes)
+        print(f"attributes from {catalog.name}: {joined} of {len(records)} products")
     for reason in bad_ids:
         print(f"  failed: {reason}")
     for failure in summary.failures:
         print(f"  failed {failure.product_id or '(no id)'}: {failure.error.message}")
     return 1 if summary.failed or bad_ids else 0
+
+
+def _file_dimension(records: list[VectorRecord]) -> int:
+    if not records:
+        raise CliError("no vectors to import")
+    first = records[0].vector
+    if first.ndim != 1 or first.shape[0] == 0:
+        raise CliError(f"vector of {records[0].product_id!r} is empty or not one-dimensional")
+    return int(first.shape[0])
+
+
+def _catalog_attributes(catalog: Path) -> dict[str, common_pb2.ProductAttributes]:
+    """The catalog's attributes by normalised product id; rows with a bad id are skipped
+    (their vectors, if any, still go in, without attributes)."""
+    attributes: dict[str, common_pb2.ProductAttributes] = {}
+    for entry in read_catalog(catalog):
+        try:
+            product_id = normalize_product_id(entry.product_id)
+        except InvalidProduct:
+            continue
+        attributes[product_id] = product_to_proto(
+            Product(
+                product_id=product_id,
+                title=entry.title,
+                category=entry.category,
+                brand=entry.brand,
+                price=entry.price,
+                currency=entry.currency,
+                image_uri=entry.image.resolve().as_uri(),
+            )
+        )
+    return attributes
 
 
 def _with_normalized_ids(records: list[VectorRecord]) -> tuple[list[VectorRecord], list[str]]:

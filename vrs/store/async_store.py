@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from vrs.catalog import StoredProduct, Vector
 from vrs.errors import Unavailable
+from vrs.metrics.store import StoreMetrics
 from vrs.store.base import Hit, StoreInfo, VectorStore
 from vrs.store.filters import ProductFilter
 from vrs.store.qdrant_errors import CONNECTION_ERRORS, failure_detail
@@ -28,8 +30,16 @@ class AsyncStore:
     or failing to reach Qdrant raises Unavailable("Qdrant", ...) naming the operation.
     """
 
-    def __init__(self, store: VectorStore, timeout_s: float, workers: int = 4) -> None:
+    def __init__(
+        self,
+        store: VectorStore,
+        timeout_s: float,
+        workers: int = 4,
+        metrics: StoreMetrics | None = None,
+    ) -> None:
         self._store = store
+        # The store's own metrics; the process registers them (see vrs.metrics).
+        self.metrics = metrics or StoreMetrics()
         self._timeout_s = timeout_s
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="vrs-store")
         self._closed = False
@@ -48,13 +58,11 @@ class AsyncStore:
 
     async def upsert(self, items: Sequence[StoredProduct]) -> None:
         """Write points; each item's vector must be set."""
-        await self._run("upsert", lambda: self._store.upsert(items), self._timeout_s)
+        await self._write("upsert", lambda: self._store.upsert(items))
 
     async def set_attributes(self, items: Sequence[StoredProduct]) -> None:
         """Rewrite payloads of existing points, leaving their vectors alone."""
-        await self._run(
-            "set_attributes", lambda: self._store.set_attributes(items), self._timeout_s
-        )
+        await self._write("set_attributes", lambda: self._store.set_attributes(items))
 
     async def get(
         self, product_ids: Sequence[str], with_vectors: bool = False
@@ -65,7 +73,7 @@ class AsyncStore:
         )
 
     async def delete(self, product_ids: Sequence[str]) -> None:
-        await self._run("delete", lambda: self._store.delete(product_ids), self._timeout_s)
+        await self._write("delete", lambda: self._store.delete(product_ids))
 
     async def search(
         self,
@@ -87,7 +95,10 @@ class AsyncStore:
         return await self._run("count", lambda: self._store.count(flt), self._timeout_s)
 
     async def info(self) -> StoreInfo:
-        return await self._run("info", self._store.info, self._timeout_s)
+        info = await self._run("info", self._store.info, self._timeout_s)
+        self.metrics.points.set(info.points)
+        self.metrics.indexed_vectors.set(info.indexed_vectors)
+        return info
 
     async def optimize(self, *, timeout_s: float | None) -> bool:
         """Build or refresh the vector index; True when anything was rebuilt.
@@ -107,6 +118,13 @@ class AsyncStore:
     def _shutdown(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._store.close()
+
+    async def _write(self, operation: str, call: Callable[[], None]) -> None:
+        started = time.perf_counter()
+        try:
+            await self._run(operation, call, self._timeout_s)
+        finally:
+            self.metrics.write.labels(operation).observe(time.perf_counter() - started)
 
     async def _run(self, operation: str, call: Callable[[], T], timeout_s: float | None) -> T:
         if self._closed:

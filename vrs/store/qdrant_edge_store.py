@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -205,6 +206,18 @@ class QdrantEdgeStore:
             self._closed = True
             self._shard.flush()
             self._shard.close()
+
+
+def existing_dimension(settings: StoreSettings, model_id: str) -> int | None:
+    """The vector size of this model's shard under settings.data_dir; None when there is none."""
+    config = Path(settings.data_dir) / collection_name(settings.collection_prefix, model_id)
+    try:
+        vectors = json.loads((config / "edge_config.json").read_text(encoding="utf-8"))["vectors"]
+        return int(vectors[""]["size"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"cannot read the Qdrant Edge config in {config}: {exc}") from exc
 
 
 def _payload(item: StoredProduct) -> dict[str, object]:

@@ -73,10 +73,20 @@ class SearchByImageRequest(_message.Message):
     K_FIELD_NUMBER: _builtins.int
     FILTER_FIELD_NUMBER: _builtins.int
     MAX_DISTANCE_FIELD_NUMBER: _builtins.int
+    EXACT_FIELD_NUMBER: _builtins.int
+    MODEL_ID_FIELD_NUMBER: _builtins.int
     k: _builtins.int
     """Unset: 10. Allowed: 1..100."""
     max_distance: _builtins.float
     """Only matches at most this Euclidean distance away."""
+    exact: _builtins.bool
+    """Unset: exact scan when the filtered set is small, else the HNSW index. true: always an
+    exact scan; false: always the index (what `vrs eval --ann-check` compares).
+    """
+    model_id: _builtins.str
+    """The collection of this model; unset: the server's. An image query needs an embedder
+    running that model (FAILED_PRECONDITION otherwise).
+    """
     @_builtins.property
     def image(self) -> _common_pb2.ImageSource: ...
     @_builtins.property
@@ -88,15 +98,21 @@ class SearchByImageRequest(_message.Message):
         k: _builtins.int | None = ...,
         filter: Global___SearchFilter | None = ...,
         max_distance: _builtins.float | None = ...,
+        exact: _builtins.bool | None = ...,
+        model_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_k", b"_k", "_max_distance", b"_max_distance", "filter", b"filter", "image", b"image", "k", b"k", "max_distance", b"max_distance"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "exact", b"exact", "filter", b"filter", "image", b"image", "k", b"k", "max_distance", b"max_distance"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_k", b"_k", "_max_distance", b"_max_distance", "filter", b"filter", "image", b"image", "k", b"k", "max_distance", b"max_distance"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "exact", b"exact", "filter", b"filter", "image", b"image", "k", b"k", "max_distance", b"max_distance", "model_id", b"model_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__exact: _TypeAlias = _typing.Literal["exact"]  # noqa: Y015
+    _WhichOneofArgType__exact: _TypeAlias = _typing.Literal["_exact", b"_exact"]  # noqa: Y015
     _WhichOneofReturnType__k: _TypeAlias = _typing.Literal["k"]  # noqa: Y015
     _WhichOneofArgType__k: _TypeAlias = _typing.Literal["_k", b"_k"]  # noqa: Y015
     _WhichOneofReturnType__max_distance: _TypeAlias = _typing.Literal["max_distance"]  # noqa: Y015
     _WhichOneofArgType__max_distance: _TypeAlias = _typing.Literal["_max_distance", b"_max_distance"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__exact) -> _WhichOneofReturnType__exact | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__k) -> _WhichOneofReturnType__k | None: ...
     @_typing.overload
@@ -112,9 +128,15 @@ class SearchByProductRequest(_message.Message):
     K_FIELD_NUMBER: _builtins.int
     FILTER_FIELD_NUMBER: _builtins.int
     MAX_DISTANCE_FIELD_NUMBER: _builtins.int
+    EXACT_FIELD_NUMBER: _builtins.int
+    MODEL_ID_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
     k: _builtins.int
     max_distance: _builtins.float
+    exact: _builtins.bool
+    """As in SearchByImageRequest."""
+    model_id: _builtins.str
+    """Search the collection of this model (vectors imported for any model); unset: the server's."""
     @_builtins.property
     def filter(self) -> Global___SearchFilter: ...
     def __init__(
@@ -124,15 +146,21 @@ class SearchByProductRequest(_message.Message):
         k: _builtins.int | None = ...,
         filter: Global___SearchFilter | None = ...,
         max_distance: _builtins.float | None = ...,
+        exact: _builtins.bool | None = ...,
+        model_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_k", b"_k", "_max_distance", b"_max_distance", "filter", b"filter", "k", b"k", "max_distance", b"max_distance"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "exact", b"exact", "filter", b"filter", "k", b"k", "max_distance", b"max_distance"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_k", b"_k", "_max_distance", b"_max_distance", "filter", b"filter", "k", b"k", "max_distance", b"max_distance", "product_id", b"product_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "exact", b"exact", "filter", b"filter", "k", b"k", "max_distance", b"max_distance", "model_id", b"model_id", "product_id", b"product_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__exact: _TypeAlias = _typing.Literal["exact"]  # noqa: Y015
+    _WhichOneofArgType__exact: _TypeAlias = _typing.Literal["_exact", b"_exact"]  # noqa: Y015
     _WhichOneofReturnType__k: _TypeAlias = _typing.Literal["k"]  # noqa: Y015
     _WhichOneofArgType__k: _TypeAlias = _typing.Literal["_k", b"_k"]  # noqa: Y015
     _WhichOneofReturnType__max_distance: _TypeAlias = _typing.Literal["max_distance"]  # noqa: Y015
     _WhichOneofArgType__max_distance: _TypeAlias = _typing.Literal["_max_distance", b"_max_distance"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__exact) -> _WhichOneofReturnType__exact | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__k) -> _WhichOneofReturnType__k | None: ...
     @_typing.overload

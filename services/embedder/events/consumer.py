@@ -31,6 +31,7 @@ from services.embedder.events.dead_letters import DeadLetters, describe
 from services.embedder.events.idle_consumers import IdleConsumers
 from vrs.errors import Overloaded, VrsError
 from vrs.events.schema import decode, stream_version, to_change
+from vrs.metrics.events import EventsCollector, EventsSnapshot
 from vrs.settings import EventsSettings
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ Entry = tuple[str, Fields]
 
 _FIRST_BACKOFF_S = 0.5
 _MAX_BACKOFF_S = 30.0
+# How often the loop reads the group's backlog for /metrics (one XINFO GROUPS).
+_BACKLOG_EVERY_S = 5.0
 
 
 @dataclass
@@ -106,6 +109,9 @@ class EventsConsumer:
         self._group_missing = False
         self._recreated_at = float("-inf")
         self.counters = EventCounters()
+        # The group's backlog as last read (lag, pending), for /metrics between reads.
+        self._backlog: tuple[int | None, int | None] = (None, None)
+        self._backlog_read_at = float("-inf")
 
     async def start(self) -> None:
         await self.ensure_group()
@@ -156,12 +162,7 @@ class EventsConsumer:
         return len(entries)
 
     async def stats(self) -> EventsStatus:
-        lag = pending = None
-        with contextlib.suppress(RedisError, OSError):
-            for group in await self._client.xinfo_groups(self._settings.stream):
-                if _text(group.get("name")) == self._settings.group:
-                    pending = int(group.get("pending") or 0)
-                    lag = int(group.get("lag") or 0) + pending
+        lag, pending = await self._read_backlog()
         counters = self.counters
         return EventsStatus(
             stream=self._settings.stream,
@@ -175,6 +176,34 @@ class EventsConsumer:
             consumers_removed=counters.consumers_removed,
         )
 
+    def metrics_collector(self) -> EventsCollector:
+        """Exports these counters (the ones `vrs stats` shows) and the last backlog read."""
+        return EventsCollector(self._snapshot)
+
+    def _snapshot(self) -> EventsSnapshot:
+        counters = self.counters
+        lag, pending = self._backlog
+        return EventsSnapshot(
+            lag=lag,
+            pending=pending,
+            processed=counters.processed,
+            retried=counters.retried,
+            dead_lettered=counters.dead_lettered,
+            group_recreated=counters.group_recreated,
+            consumers_removed=counters.consumers_removed,
+        )
+
+    async def _read_backlog(self) -> tuple[int | None, int | None]:
+        lag = pending = None
+        self._backlog_read_at = time.monotonic()
+        with contextlib.suppress(RedisError, OSError):
+            for group in await self._client.xinfo_groups(self._settings.stream):
+                if _text(group.get("name")) == self._settings.group:
+                    pending = int(group.get("pending") or 0)
+                    lag = int(group.get("lag") or 0) + pending
+        self._backlog = (lag, pending)
+        return lag, pending
+
     async def _loop(self) -> None:
         backoff = _FIRST_BACKOFF_S
         # The flag as well as the cancel: redis-py's read timeouts can turn a cancellation
@@ -184,6 +213,8 @@ class EventsConsumer:
                 if self._group_missing:
                     await self._recreate_group()
                 await self.step()
+                if time.monotonic() - self._backlog_read_at >= _BACKLOG_EVERY_S:
+                    await self._read_backlog()
                 backoff = _FIRST_BACKOFF_S
             except asyncio.CancelledError:
                 raise

@@ -1,4 +1,8 @@
-"""The backbones vrs can embed with. Each declares its input, preprocessing and dimension."""
+"""The backbones vrs can embed with. Each declares its input, preprocessing and dimension.
+
+A backbone's module returns its last feature map (N x C x H x W); how that map becomes a vector
+(pooling, normalisation, scales, flips) is a `Features` variant, part of the model's identity.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from PIL import Image
 from torch import nn
 
 from services.embedder.decode import CropSpec
+from services.embedder.model.features import Features
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -19,12 +24,14 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 @dataclass(frozen=True)
 class Backbone:
+    """A feature extractor: its architecture, weights, input preparation and dimension."""
+
     name: str
     dimension: int
     crop: CropSpec
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    # The architecture with random weights, returning pooled features (no classifier).
+    # The architecture with random weights, returning its last feature map (no pooling).
     build: Callable[[], nn.Module]
     # How to load a checkpoint's tensors into the module `build` returns.
     load_state: Callable[[nn.Module, dict[str, torch.Tensor]], None]
@@ -33,14 +40,50 @@ class Backbone:
     # A weights file shipped by an installed package, if any.
     packaged_weights: Callable[[], str] | None = None
 
+    def identity(self, features: Features) -> str:
+        """The model id's part before `@`: the name, plus the variant's tag unless it is the
+        plain average pooling every collection made before variants used."""
+        return f"{self.name}{features.id_suffix}"
+
+
+# Inception v3's layers up to its last feature map, in forward order (AuxLogits is training-only).
+_INCEPTION_TRUNK = (
+    "Conv2d_1a_3x3",
+    "Conv2d_2a_3x3",
+    "Conv2d_2b_3x3",
+    "maxpool1",
+    "Conv2d_3b_1x1",
+    "Conv2d_4a_3x3",
+    "maxpool2",
+    "Mixed_5b",
+    "Mixed_5c",
+    "Mixed_5d",
+    "Mixed_6a",
+    "Mixed_6b",
+    "Mixed_6c",
+    "Mixed_6d",
+    "Mixed_6e",
+    "Mixed_7a",
+    "Mixed_7b",
+    "Mixed_7c",
+)
+
+
+class _InceptionFeatureMap(torchvision.models.Inception3):  # type: ignore[misc]
+    """Inception v3 stopped at Mixed_7c: N x 2048 x 8 x 8 for a 299 x 299 input."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self._transform_input(x)
+        for name in _INCEPTION_TRUNK:
+            x = getattr(self, name)(x)
+        return x
+
 
 def _inception_v3() -> nn.Module:
     # transform_input=True: the ImageNet weights expect ImageNet-normalised input, which the
     # model itself re-normalises to the [-1, 1] range Google trained with.
-    model: nn.Module = torchvision.models.inception_v3(
-        weights=None, aux_logits=True, transform_input=True, init_weights=True
-    )
-    model.fc = nn.Identity()  # pooled 2048-d features: after avgpool, before dropout and fc
+    model = _InceptionFeatureMap(aux_logits=True, transform_input=True, init_weights=True)
+    model.fc = nn.Identity()  # no classifier: the checkpoint's fc tensors are dropped
     return model
 
 
@@ -56,7 +99,10 @@ def _load_inception(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
 
 
 def _efficientnet_lite0() -> nn.Module:
-    model: nn.Module = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
+    # global_pool="": the module returns the N x 1280 x 7 x 7 map its pooling would average.
+    model: nn.Module = timm.create_model(
+        "tf_efficientnet_lite0", pretrained=False, num_classes=0, global_pool=""
+    )
     return model
 
 

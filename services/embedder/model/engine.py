@@ -9,9 +9,12 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from services.embedder.decode import Pixels
+from services.embedder.decode import CropSpec, Pixels, with_crop_fraction
 from services.embedder.model.backbones import Backbone
+from services.embedder.model.features import Features
+from services.embedder.model.pooling import l2_normalize, pool
 from services.embedder.model.weights import LoadedModel
 from vrs.errors import ConfigurationError
 from vrs.settings import ModelSettings
@@ -27,6 +30,9 @@ class InferenceEngine:
     def __init__(self, backbone: Backbone, loaded: LoadedModel, settings: ModelSettings) -> None:
         self.backbone = backbone
         self.model_id = loaded.model_id
+        self.features = loaded.features
+        # How images are resized and cropped for this model: the backbone's, or the variant's.
+        self.crop: CropSpec = with_crop_fraction(backbone.crop, loaded.features.crop)
         self.dimension = backbone.dimension
         self.device = _pick_device(settings)
         if settings.torch_threads:
@@ -70,7 +76,7 @@ class InferenceEngine:
     def warm_up(self) -> float:
         """One forward pass on a blank image, so the first request does not pay for lazy
         initialisation (kernel selection, allocator growth); its duration in seconds."""
-        side = self.backbone.crop.crop
+        side = self.crop.crop
         started = time.perf_counter()
         with self._lock:
             self._forward([np.zeros((side, side, 3), dtype=np.uint8)])
@@ -81,15 +87,35 @@ class InferenceEngine:
         with torch.inference_mode(), self._autocast():
             pixels = torch.from_numpy(np.stack(batch)).to(self.device, non_blocking=True)
             x = pixels.permute(0, 3, 1, 2).float().div_(255.0)
-            x = ((x - self._mean) / self._std).contiguous(memory_format=torch.channels_last)
-            features = self._module(x)
-            vectors: Vectors = features.float().cpu().numpy().astype(np.float32, copy=False)
+            x = (x - self._mean) / self._std
+            pooled = describe(self._module, x, self.features)
+            vectors: Vectors = pooled.cpu().numpy().astype(np.float32, copy=False)
             return vectors
 
     def _autocast(self) -> contextlib.AbstractContextManager[object]:
         if self._autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self._autocast_dtype)
+
+
+def describe(module: torch.nn.Module, x: torch.Tensor, features: Features) -> torch.Tensor:
+    """Normalised input (N x 3 x H x W) to N descriptors: the feature map of each scale (and
+    its mirror image) pooled in fp32, averaged, then normalised as the variant says."""
+    total = torch.zeros((), device=x.device)
+    for scale in features.scales:
+        scaled = x if scale == 1.0 else _rescale(x, scale)
+        views = (scaled, scaled.flip(3)) if features.flip else (scaled,)
+        for view in views:
+            fmap = module(view.contiguous(memory_format=torch.channels_last))
+            pooled = pool(fmap.float(), features)
+            total = total + pooled
+    descriptors = total / features.passes
+    return l2_normalize(descriptors) if features.l2 else descriptors
+
+
+def _rescale(x: torch.Tensor, scale: float) -> torch.Tensor:
+    size = (max(32, round(x.shape[-2] * scale)), max(32, round(x.shape[-1] * scale)))
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
 
 
 def _pick_device(settings: ModelSettings) -> torch.device:

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from services.embedder.model.backbones import Backbone
+from services.embedder.model.features import Features, parse_features
 from vrs.errors import WeightsUnavailable
 from vrs.settings import ModelSettings
 
@@ -21,12 +22,18 @@ RANDOM_SEED = 0
 
 @dataclass(frozen=True)
 class LoadedModel:
+    """A backbone's module with its weights, the features variant, and the model id of both."""
+
     module: nn.Module
     model_id: str
     source: str
+    features: Features
 
 
 def load_model(backbone: Backbone, settings: ModelSettings) -> LoadedModel:
+    """The backbone with its weights and the configured features variant (VRS_MODEL_FEATURES)."""
+    features = parse_features(settings.features)
+    identity = backbone.identity(features)
     if settings.weights == "random":
         # Seeded so that every process (embedder, search, tests) builds the same network.
         torch.manual_seed(RANDOM_SEED)
@@ -35,7 +42,7 @@ def load_model(backbone: Backbone, settings: ModelSettings) -> LoadedModel:
             "model has RANDOM weights: vectors carry no visual meaning (tests/benchmarks only)",
             extra={"backbone": backbone.name},
         )
-        return LoadedModel(module, f"{backbone.name}@random-seed{RANDOM_SEED}", "random")
+        return LoadedModel(module, f"{identity}@random-seed{RANDOM_SEED}", "random", features)
     path, source = find_weights(backbone, settings)
     module = backbone.build()
     try:
@@ -45,11 +52,11 @@ def load_model(backbone: Backbone, settings: ModelSettings) -> LoadedModel:
         raise WeightsUnavailable(
             f"weights file {path} does not fit {backbone.name}: {exc}"
         ) from exc
-    model_id = f"{backbone.name}@{_sha256_prefix(path)}"
+    model_id = f"{identity}@{_sha256_prefix(path)}"
     log.info(
         "model weights loaded", extra={"model_id": model_id, "path": str(path), "source": source}
     )
-    return LoadedModel(module, model_id, source)
+    return LoadedModel(module, model_id, source, features)
 
 
 def find_weights(backbone: Backbone, settings: ModelSettings) -> tuple[Path, str]:

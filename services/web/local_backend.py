@@ -1,0 +1,67 @@
+"""The gateway's backend in the all-in-one process: the search service's own searcher and
+store, called directly (no network hop)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from services.search.results import ImageQuery, ProductQuery, SearchResult
+from services.search.searcher import Searcher
+from services.web.backend import CatalogSummary
+from vrs.catalog import Product, normalize_product_id
+from vrs.errors import NotFound
+from vrs.store.async_store import AsyncStore
+from vrs.store.filters import ProductFilter
+
+# Filter values are gathered from the products nearest the origin: a bounded, exact scan that
+# sees the whole of a small catalog (and a sample of a large one), refreshed once a minute.
+FACET_SAMPLE = 1000
+FACETS_TTL_S = 60.0
+
+
+class LocalBackend:
+    """Calls the search service of this process."""
+
+    def __init__(self, searcher: Searcher, store: AsyncStore) -> None:
+        self._searcher = searcher
+        self._store = store
+        self._facets: tuple[float, tuple[str, ...], tuple[str, ...]] | None = None
+
+    async def by_image(self, query: ImageQuery) -> SearchResult:
+        return await self._searcher.by_image(query)
+
+    async def by_product(self, query: ProductQuery) -> SearchResult:
+        return await self._searcher.by_product(query)
+
+    async def product(self, product_id: str) -> Product:
+        product_id = normalize_product_id(product_id)
+        stored = (await self._store.get([product_id])).get(product_id)
+        if stored is None:
+            raise NotFound(f"product {product_id!r} is not in the catalog")
+        return stored.product.within_limits()
+
+    async def catalog(self) -> CatalogSummary:
+        info = await self._store.info()
+        categories, brands = await self._known_facets(info.dimension)
+        return CatalogSummary(info.points, info.model_id, categories, brands)
+
+    async def check_ready(self) -> None:
+        await self._store.info()
+
+    async def close(self) -> None:
+        """The searcher and the store belong to the search service."""
+
+    async def _known_facets(self, dimension: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        now = time.monotonic()
+        if self._facets is not None and now - self._facets[0] < FACETS_TTL_S:
+            return self._facets[1], self._facets[2]
+        hits = await self._store.search(
+            np.zeros(dimension, dtype=np.float32), FACET_SAMPLE, ProductFilter(), None, exact=True
+        )
+        products = [h.stored.product.within_limits() for h in hits]
+        categories = tuple(sorted({p.category for p in products if p.category}))
+        brands = tuple(sorted({p.brand for p in products if p.brand}))
+        self._facets = (now, categories, brands)
+        return categories, brands

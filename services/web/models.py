@@ -1,0 +1,133 @@
+"""The JSON shapes of the HTTP API (its OpenAPI document is made from these)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from pydantic import BaseModel, Field
+
+from services.search.results import SearchResult
+from services.web.backend import CatalogSummary
+from vrs.catalog import Product
+
+
+def image_path(product_id: str) -> str:
+    return f"/v1/products/{quote(product_id, safe='')}/image"
+
+
+class ProductOut(BaseModel):
+    """A catalog product as the API shows it; its photo is served at image_url."""
+
+    product_id: str
+    title: str
+    category: str
+    brand: str
+    price: float | None
+    currency: str
+    in_stock: bool
+    image_url: str = Field(description="Path of the product's photo on this gateway.")
+
+    @classmethod
+    def of(cls, product: Product) -> ProductOut:
+        return cls(
+            product_id=product.product_id,
+            title=product.title,
+            category=product.category,
+            brand=product.brand,
+            price=product.price,
+            currency=product.currency,
+            in_stock=product.in_stock,
+            image_url=image_path(product.product_id),
+        )
+
+
+class MatchOut(ProductOut):
+    """A similar product and its Euclidean distance to the query."""
+
+    distance: float
+
+
+class QueryOut(BaseModel):
+    """What was searched: a catalog product (more like this), or null for a photo."""
+
+    product_id: str | None = None
+
+
+class SearchOut(BaseModel):
+    """Similar products, nearest first."""
+
+    model_id: str
+    from_cache: bool
+    query: QueryOut
+    matches: list[MatchOut]
+
+    @classmethod
+    def of(cls, result: SearchResult, product_id: str | None = None) -> SearchOut:
+        return cls(
+            model_id=result.model_id,
+            from_cache=result.from_cache,
+            query=QueryOut(product_id=product_id),
+            matches=[
+                MatchOut(distance=m.distance, **ProductOut.of(m.product).model_dump())
+                for m in result.matches
+            ],
+        )
+
+
+class CatalogOut(BaseModel):
+    """The catalog's size and model, and the categories and brands filters can pick from."""
+
+    points: int
+    model_id: str
+    categories: list[str]
+    brands: list[str]
+
+    @classmethod
+    def of(cls, summary: CatalogSummary) -> CatalogOut:
+        return cls(
+            points=summary.points,
+            model_id=summary.model_id,
+            categories=list(summary.categories),
+            brands=list(summary.brands),
+        )
+
+
+class ImageIn(BaseModel):
+    """The query photo: base64 bytes or a URI the server allows (file root, allowed hosts)."""
+
+    data: str | None = Field(None, description="The image file's bytes, base64.")
+    uri: str | None = Field(None, description="file:// or http(s):// URI of the image.")
+
+
+class SearchImageIn(BaseModel):
+    """A photo search as JSON (multipart/form-data takes the same fields, `image` a file)."""
+
+    model_config = {"extra": "forbid"}
+
+    image: ImageIn
+    k: int | None = None
+    min_price: float | None = None
+    max_price: float | None = None
+    categories: list[str] = Field(default_factory=list)
+    brands: list[str] = Field(default_factory=list)
+    in_stock: bool = False
+    max_distance: float | None = None
+
+
+class StatusOut(BaseModel):
+    """A health answer."""
+
+    status: str
+
+
+class ErrorDetail(BaseModel):
+    """Why a request failed: the gRPC-style code and a message naming the problem."""
+
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail

@@ -1,0 +1,97 @@
+"""`vrs eval` against a real server: its numbers match the ones computed here from the
+server's own SearchByImage answers; a threshold and a bad query make it exit non-zero."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from services.embedder.embedding import ImageEmbedder
+from tests.support.eval_env import catalog_sample, index_entries, query_rows, query_set, run_cli
+from tests.support.search_env import Vrs, running_vrs
+from tests.support.stores import StoreFactory
+from vrs.v1 import common_pb2, search_pb2
+
+pytestmark = pytest.mark.slow
+
+
+@pytest_asyncio.fixture
+async def vrs(
+    tmp_path: Path, effnet: ImageEmbedder, store_factory: StoreFactory
+) -> AsyncIterator[Vrs]:
+    store = store_factory(effnet.model_id, effnet.dimension)
+    async with running_vrs(tmp_path, effnet, store) as running:
+        yield running
+
+
+@pytest_asyncio.fixture
+async def queries(vrs: Vrs, sample_catalog: Path, tmp_path: Path) -> Path:
+    """8 indexed products (4 of each of the first categories), 2 shop photos of each."""
+    entries = catalog_sample(sample_catalog, per_category=4)[:8]
+    await index_entries(vrs, entries)
+    return query_set(entries, tmp_path / "queries")
+
+
+async def ranks_from_the_server(vrs: Vrs, queries: Path) -> list[int | None]:
+    ranks: list[int | None] = []
+    for row in query_rows(queries):
+        image = (queries.parent / row["image"]).read_bytes()
+        response = await vrs.search.SearchByImage(
+            search_pb2.SearchByImageRequest(image=common_pb2.ImageSource(data=image), k=10)
+        )
+        ids = [m.product_id for m in response.matches]
+        ranks.append(ids.index(row["product_id"]) + 1 if row["product_id"] in ids else None)
+    return ranks
+
+
+async def test_eval_reports_recall_and_mrr_of_the_servers_answers(
+    vrs: Vrs, queries: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = await run_cli(vrs, capsys, "eval", str(queries), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    ranks = await ranks_from_the_server(vrs, queries)
+    n = len(ranks)
+    assert report["queries"] == n == 16 and report["failed"] == 0
+    for k in (1, 5, 10):
+        found = sum(1 for r in ranks if r is not None and r <= k)
+        assert report[f"recall_at_{k}"] == pytest.approx(found / n), k
+    assert report["mrr"] == pytest.approx(sum(1 / r for r in ranks if r is not None) / n)
+    assert 0.0 <= report["category_precision_at_5"] <= 1.0
+    assert report["latency_p50_ms"] <= report["latency_p99_ms"]
+    assert sum(c["queries"] for c in report["per_category"].values()) == n
+
+
+async def test_eval_exits_non_zero_under_the_recall_threshold(
+    vrs: Vrs, queries: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = await run_cli(vrs, capsys, "eval", str(queries), "--min-recall-at-1", "1.01")
+    assert code == 1
+    assert "under --min-recall-at-1 1.010" in err
+
+
+async def test_eval_text_report_has_a_row_per_category(
+    vrs: Vrs, queries: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = await run_cli(vrs, capsys, "eval", str(queries))
+    assert code == 0, err
+    assert "recall@1" in out and "MRR" in out and "latency p50" in out
+    categories = {row["category"] for row in query_rows(queries)}
+    lines = out.splitlines()
+    assert all(any(line.startswith(f"{c} ") for line in lines) for c in categories)
+
+
+async def test_a_query_with_a_missing_image_fails_alone(
+    vrs: Vrs, queries: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with queries.open("a", encoding="utf-8") as handle:
+        handle.write("images/missing.jpg,shirt-001,shirt\n")
+    code, out, err = await run_cli(vrs, capsys, "eval", str(queries), "--json")
+    report = json.loads(out)
+    assert code == 1 and "1 of 17 queries failed" in err
+    assert report["queries"] == 16 and report["failed"] == 1
+    assert "missing.jpg" in report["failures"][0]

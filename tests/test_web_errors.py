@@ -1,0 +1,197 @@
+"""Errors of the HTTP API: the right status, a JSON body naming the problem, and nothing else
+lost (a real gateway in front of real services)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest_asyncio
+
+from services.embedder.embedding import ImageEmbedder
+from tests.support.images import product_jpeg
+from tests.support.web_env import WebVrs, running_web, web_catalog, write_photos
+
+UPLOAD_LIMIT = 200_000
+
+
+@pytest_asyncio.fixture
+async def web(tmp_path: Path, photo_embedder: ImageEmbedder) -> AsyncIterator[WebVrs]:
+    products = web_catalog(photo_embedder.model_id, photo_embedder.dimension, tmp_path / "photos")
+    write_photos(tmp_path / "photos", products)
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes(product_jpeg(seed=99))
+    odd = [
+        # Photos the gateway must never fetch: outside the file root, or on a host not allowed.
+        dataclasses.replace(
+            products[0],
+            product=dataclasses.replace(
+                products[0].product, product_id="escape", image_uri=outside.as_uri()
+            ),
+        ),
+        dataclasses.replace(
+            products[0],
+            product=dataclasses.replace(
+                products[0].product,
+                product_id="remote",
+                image_uri="http://127.0.0.1:9/secret.jpg",
+            ),
+        ),
+        dataclasses.replace(
+            products[0],
+            product=dataclasses.replace(products[0].product, product_id="bare", image_uri=""),
+        ),
+    ]
+    async with running_web(
+        tmp_path, photo_embedder, [*products, *odd], web={"max_upload_bytes": UPLOAD_LIMIT}
+    ) as running:
+        yield running
+
+
+def error_of(response: httpx.Response) -> tuple[int, str, str]:
+    body = response.json()
+    return response.status_code, body["error"]["code"], body["error"]["message"]
+
+
+async def test_bytes_that_are_not_an_image_are_a_400_naming_the_problem(web: WebVrs) -> None:
+    files = {"image": ("notes.txt", b"certainly not a photo", "text/plain")}
+    status, code, message = error_of(await web.http.post("/v1/search/image", files=files))
+    assert (status, code) == (400, "INVALID_ARGUMENT")
+    assert "image" in message
+
+
+async def test_a_k_out_of_range_is_a_400_naming_k(web: WebVrs) -> None:
+    status, code, message = error_of(await web.http.get("/v1/products/p1/similar?k=0"))
+    assert (status, code) == (400, "INVALID_ARGUMENT")
+    assert "k must be between 1 and 100, got 0" in message
+
+
+async def test_a_k_that_is_not_a_number_is_a_400_naming_k(web: WebVrs) -> None:
+    status, code, message = error_of(await web.http.get("/v1/products/p1/similar?k=many"))
+    assert (status, code) == (400, "INVALID_ARGUMENT")
+    assert message.startswith("k:")
+
+
+async def test_an_uploaded_k_that_is_not_a_number_is_a_400(web: WebVrs) -> None:
+    files = {"image": ("shirt.jpg", product_jpeg(), "image/jpeg")}
+    response = await web.http.post("/v1/search/image", files=files, data={"k": "ten"})
+    status, code, message = error_of(response)
+    assert (status, code) == (400, "INVALID_ARGUMENT")
+    assert "k: 'ten' is not an integer" in message
+
+
+async def test_a_price_range_upside_down_is_a_400(web: WebVrs) -> None:
+    response = await web.http.get("/v1/products/p1/similar?min_price=10&max_price=5")
+    status, code, message = error_of(response)
+    assert (status, code) == (400, "INVALID_ARGUMENT")
+    assert "min_price 10.0 is above max_price 5.0" in message
+
+
+async def test_base64_that_does_not_decode_is_a_400(web: WebVrs) -> None:
+    response = await web.http.post("/v1/search/image", json={"image": {"data": "***"}})
+    assert error_of(response) == (400, "INVALID_ARGUMENT", "image.data is not valid base64")
+
+
+async def test_json_without_an_image_is_a_400_naming_it(web: WebVrs) -> None:
+    status, code, message = error_of(await web.http.post("/v1/search/image", json={"k": 3}))
+    assert (status, code) == (400, "INVALID_ARGUMENT")
+    assert "image" in message
+
+
+async def test_a_uri_outside_the_file_root_is_a_400(web: WebVrs, tmp_path: Path) -> None:
+    uri = (tmp_path / "outside.jpg").as_uri()
+    response = await web.http.post("/v1/search/image", json={"image": {"uri": uri}})
+    status, code, message = error_of(response)
+    assert (status, code) == (400, "INVALID_ARGUMENT")
+    assert "outside" in message
+
+
+async def test_an_unknown_product_is_a_404_on_every_product_endpoint(web: WebVrs) -> None:
+    for path in ("/v1/products/nope", "/v1/products/nope/similar", "/v1/products/nope/image"):
+        status, code, message = error_of(await web.http.get(path))
+        assert (status, code) == (404, "NOT_FOUND"), path
+        assert "'nope' is not in the catalog" in message
+
+
+async def test_a_product_without_a_photo_has_no_image(web: WebVrs) -> None:
+    status, code, message = error_of(await web.http.get("/v1/products/bare/image"))
+    assert (status, code) == (404, "NOT_FOUND")
+    assert "has no image" in message
+
+
+async def test_a_photo_outside_the_file_root_is_never_served(web: WebVrs) -> None:
+    response = await web.http.get("/v1/products/escape/image")
+    status, code, message = error_of(response)
+    assert (status, code) == (404, "NOT_FOUND")
+    assert "not served" in message
+    assert response.headers["content-type"] == "application/json"
+
+
+async def test_a_photo_on_a_host_not_allowed_is_never_fetched(web: WebVrs) -> None:
+    status, code, message = error_of(await web.http.get("/v1/products/remote/image"))
+    assert (status, code) == (404, "NOT_FOUND")
+    assert "VRS_IMAGE_HTTP_ALLOWED_HOSTS" in message
+
+
+async def test_an_upload_declared_above_the_limit_is_a_413(web: WebVrs) -> None:
+    files = {"image": ("big.jpg", b"\xff" * (UPLOAD_LIMIT + 1), "image/jpeg")}
+    status, code, message = error_of(await web.http.post("/v1/search/image", files=files))
+    assert (status, code) == (413, "PAYLOAD_TOO_LARGE")
+    assert "VRS_WEB_MAX_UPLOAD_BYTES" in message
+
+
+async def test_a_streamed_upload_passing_the_limit_is_a_413(web: WebVrs) -> None:
+    """No Content-Length (chunked): the bytes are counted as they arrive."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        payload = base64.b64encode(b"\xff" * UPLOAD_LIMIT)
+        yield b'{"image": {"data": "'
+        for i in range(0, len(payload), 16_384):
+            yield payload[i : i + 16_384]
+        yield b'"}}'
+
+    response = await web.http.post(
+        "/v1/search/image", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert error_of(response)[:2] == (413, "PAYLOAD_TOO_LARGE")
+
+
+async def test_an_unknown_path_is_a_json_404(web: WebVrs) -> None:
+    status, code, _ = error_of(await web.http.get("/v1/nothing-here"))
+    assert (status, code) == (404, "NOT_FOUND")
+
+
+async def test_a_bad_request_loses_nothing_for_the_others(web: WebVrs) -> None:
+    files = {"image": ("shirt.jpg", product_jpeg(seed=3), "image/jpeg")}
+    good = web.http.post("/v1/search/image", files=files, data={"k": "3"})
+    bad = web.http.post("/v1/search/image", files={"image": ("x", b"junk", "image/jpeg")})
+    good_answer, bad_answer = await asyncio.gather(good, bad)
+    assert good_answer.status_code == 200
+    assert len(good_answer.json()["matches"]) == 3
+    assert bad_answer.status_code == 400
+
+
+async def test_a_huge_declared_upload_is_refused_before_any_of_it_is_sent(web: WebVrs) -> None:
+    port = httpx.URL(web.url).port
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(
+            b"POST /v1/search/image HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n"
+        )
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 10.0)
+    finally:
+        writer.close()
+    assert status_line.startswith(b"HTTP/1.1 413")
+
+
+async def test_a_photo_file_gone_missing_is_a_404(web: WebVrs, tmp_path: Path) -> None:
+    (tmp_path / "photos" / "p4.jpg").unlink()
+    status, code, message = error_of(await web.http.get("/v1/products/p4/image"))
+    assert (status, code) == (404, "NOT_FOUND")
+    assert "'p4' is not served" in message

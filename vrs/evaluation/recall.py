@@ -1,0 +1,124 @@
+"""Retrieval metrics over ranked answers: recall@k, MRR, category precision@k, latency."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+RECALL_KS = (1, 5, 10)
+CATEGORY_K = 5
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    """One query's answer: the product it should find and the ranked products it got."""
+
+    expected_id: str
+    ranked_ids: tuple[str, ...]
+    latency_s: float
+    category: str = ""
+    ranked_categories: tuple[str, ...] = ()
+
+    @property
+    def rank(self) -> int | None:
+        """1-based rank of the expected product; None when it was not returned."""
+        try:
+            return self.ranked_ids.index(self.expected_id) + 1
+        except ValueError:
+            return None
+
+
+def recall_at(outcomes: Sequence[QueryOutcome], k: int) -> float:
+    """Share of queries whose expected product is among the first k answers."""
+    if not outcomes:
+        return 0.0
+    return sum(1 for o in outcomes if (r := o.rank) is not None and r <= k) / len(outcomes)
+
+
+def mean_reciprocal_rank(outcomes: Sequence[QueryOutcome]) -> float:
+    """Mean of 1/rank of the expected product (0 when it was not returned)."""
+    if not outcomes:
+        return 0.0
+    return sum(1.0 / r for o in outcomes if (r := o.rank) is not None) / len(outcomes)
+
+
+def category_precision_at(outcomes: Sequence[QueryOutcome], k: int = CATEGORY_K) -> float | None:
+    """Mean share of the first k answers in the query's category, over queries that name
+    one (missing answers count as wrong); None when no query names a category."""
+    scored = [o for o in outcomes if o.category]
+    if not scored:
+        return None
+    return sum(o.ranked_categories[:k].count(o.category) / k for o in scored) / len(scored)
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100); 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = max(0, math.ceil(p / 100 * len(ordered)) - 1)
+    return ordered[min(index, len(ordered) - 1)]
+
+
+def overlap_recall(approximate: Sequence[str], exact: Sequence[str]) -> float | None:
+    """Share of the exact answer's products the approximate answer also found (recall@k of an
+    ANN index against exact search); None when the exact answer is empty."""
+    if not exact:
+        return None
+    return len(set(approximate) & set(exact)) / len(exact)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The quality numbers of a set of queries."""
+
+    queries: int
+    recall: dict[int, float]
+    mrr: float
+    category_precision_at_5: float | None
+    latency_p50_ms: float
+    latency_p99_ms: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "queries": self.queries,
+            **{f"recall_at_{k}": v for k, v in self.recall.items()},
+            "mrr": self.mrr,
+            "category_precision_at_5": self.category_precision_at_5,
+            "latency_p50_ms": self.latency_p50_ms,
+            "latency_p99_ms": self.latency_p99_ms,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    """Scores over all queries and per expected category, and the queries that failed."""
+
+    overall: Scores
+    per_category: dict[str, Scores]
+    failures: list[str] = field(default_factory=list)
+
+
+def scores(outcomes: Sequence[QueryOutcome]) -> Scores:
+    latencies = [o.latency_s * 1000 for o in outcomes]
+    return Scores(
+        queries=len(outcomes),
+        recall={k: recall_at(outcomes, k) for k in RECALL_KS},
+        mrr=mean_reciprocal_rank(outcomes),
+        category_precision_at_5=category_precision_at(outcomes),
+        latency_p50_ms=percentile(latencies, 50),
+        latency_p99_ms=percentile(latencies, 99),
+    )
+
+
+def report(outcomes: Sequence[QueryOutcome], failures: Sequence[str] = ()) -> Report:
+    by_category: dict[str, list[QueryOutcome]] = {}
+    for outcome in outcomes:
+        if outcome.category:
+            by_category.setdefault(outcome.category, []).append(outcome)
+    return Report(
+        overall=scores(outcomes),
+        per_category={c: scores(group) for c, group in sorted(by_category.items())},
+        failures=list(failures),
+    )
