@@ -5,49 +5,17 @@ every poison event is dead-lettered once, saying why."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from services.embedder.embedding import ImageEmbedder
 from services.embedder.events.consumer import Entry, EventsConsumer
-from services.embedder.model.engine import InferenceEngine
 from tests.support.events_pipeline import DEAD, STREAM, sync_redis
-from tests.support.events_replica import Pipeline, replica_pipeline
+from tests.support.events_replica import Pipeline
 from tests.support.events_scenario import assert_store_equals, drained, publish_scenario
-from tests.support.factories import make_embedder
-from tests.support.redis_server import RedisServer
-from tests.support.stores import StoreFactory
-from vrs.settings import ImageSettings
 
 pytestmark = pytest.mark.slow
-
-
-@pytest_asyncio.fixture
-async def image_root(tmp_path: Path) -> Path:
-    root = tmp_path / "images"
-    root.mkdir()
-    return root
-
-
-@pytest_asyncio.fixture
-async def embedder(
-    effnet_engine: InferenceEngine, image_root: Path
-) -> AsyncIterator[ImageEmbedder]:
-    e = make_embedder(effnet_engine, ImageSettings(file_root=image_root))
-    yield e
-    await e.close()
-
-
-@pytest_asyncio.fixture
-async def pipeline(
-    embedder: ImageEmbedder, store_factory: StoreFactory, redis_server: RedisServer
-) -> AsyncIterator[Pipeline]:
-    store = store_factory(embedder.model_id, embedder.dimension)
-    async with replica_pipeline(embedder, store, redis_server.url) as pipe:
-        yield pipe
 
 
 class Killable(EventsConsumer):
@@ -66,9 +34,9 @@ class Killable(EventsConsumer):
 
 
 async def test_500_events_with_crash_and_redeliveries(
-    pipeline: Pipeline, image_root: Path, embedder: ImageEmbedder
+    replica: Pipeline, image_root: Path, image_root_embedder: ImageEmbedder
 ) -> None:
-    client = sync_redis(pipeline.redis_url)
+    client = sync_redis(replica.redis_url)
     client.xgroup_create(STREAM, "embedders", id="0", mkstream=True)
     scenario = publish_scenario(client, image_root)
     # A consumer that takes 60 entries and dies before acknowledging any: they come back
@@ -76,7 +44,7 @@ async def test_500_events_with_crash_and_redeliveries(
     client.xreadgroup("embedders", "ghost", {STREAM: ">"}, count=60)
 
     Killable.in_batch = asyncio.Event()
-    first = await pipeline.consumer("first", cls=Killable)
+    first = await replica.consumer("first", cls=Killable)
     while first.counters.processed < 150:
         await asyncio.sleep(0.05)
     Killable.in_batch.clear()
@@ -87,9 +55,9 @@ async def test_500_events_with_crash_and_redeliveries(
     pending = client.xpending_range(STREAM, "embedders", "-", "+", 1000, consumername="first")
     assert pending, "the consumer died holding unacknowledged entries"
 
-    await pipeline.consumer("second")
+    await replica.consumer("second")
     await drained(client, dead=scenario.poison)
-    assert_store_equals(pipeline.store, scenario.expected)
+    assert_store_equals(replica.store, scenario.expected)
 
     dead: list[tuple[bytes, dict[bytes, bytes]]] = client.xrange(DEAD)  # type: ignore[assignment]
     assert len(dead) == scenario.poison

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from services.embedder.embedding import ImageEmbedder
-from services.embedder.model.engine import InferenceEngine
 from tests.support.events_pipeline import STREAM, events_settings, sync_redis
-from tests.support.factories import make_embedder
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer
 from tests.support.search_env import running_vrs
@@ -20,36 +16,22 @@ from tests.support.stores import StoreFactory
 from vrs.catalog import Product, ProductPatch
 from vrs.events.publish import publish, update_event, upsert_event
 from vrs.image_source import ImageInput
-from vrs.settings import ImageSettings
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 pytestmark = pytest.mark.slow
 
 
-@pytest_asyncio.fixture
-async def image_root(tmp_path: Path) -> Path:
-    root = tmp_path / "images"
-    root.mkdir()
-    return root
-
-
-@pytest_asyncio.fixture
-async def embedder(
-    effnet_engine: InferenceEngine, image_root: Path
-) -> AsyncIterator[ImageEmbedder]:
-    e = make_embedder(effnet_engine, ImageSettings(file_root=image_root))
-    yield e
-    await e.close()
-
-
 async def test_price_update_skips_the_model_and_invalidates_cached_results(
-    tmp_path: Path, embedder: ImageEmbedder, store_factory: StoreFactory, redis_server: RedisServer
+    tmp_path: Path,
+    image_root_embedder: ImageEmbedder,
+    store_factory: StoreFactory,
+    redis_server: RedisServer,
 ) -> None:
-    store = store_factory(embedder.model_id, embedder.dimension)
+    store = store_factory(image_root_embedder.model_id, image_root_embedder.dimension)
     client = sync_redis(redis_server.url)
     events = events_settings(enabled=True).model_dump()
     async with running_vrs(
-        tmp_path, embedder, store, redis={"url": redis_server.url}, events=events
+        tmp_path, image_root_embedder, store, redis={"url": redis_server.url}, events=events
     ) as vrs:
         photo = product_jpeg("shoes", 77)
         publish(
@@ -69,7 +51,7 @@ async def test_price_update_skips_the_model_and_invalidates_cached_results(
         query = search_pb2.SearchByImageRequest(image=common_pb2.ImageSource(data=photo), k=1)
         await vrs.search.SearchByImage(query)
         assert (await vrs.search.SearchByImage(query)).from_cache
-        embedded = embedder.engine.images_embedded
+        embedded = image_root_embedder.engine.images_embedded
 
         publish(client, STREAM, update_event(ProductPatch("e1", price=59.5)))
         while await price_of("e1") != 59.5:
@@ -77,7 +59,9 @@ async def test_price_update_skips_the_model_and_invalidates_cached_results(
         after = await vrs.search.SearchByImage(query)
         assert not after.from_cache, "the cached result with the old price is not served"
         assert after.matches[0].product.price == 59.5
-        assert embedder.engine.images_embedded == embedded, "a price update runs no model"
+        assert image_root_embedder.engine.images_embedded == embedded, (
+            "a price update runs no model"
+        )
 
         stats = await vrs.embedder.GetStats(embedder_pb2.GetEmbedderStatsRequest())
         assert stats.events.enabled and stats.events.stream == STREAM

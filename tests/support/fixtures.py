@@ -15,6 +15,7 @@ from services.embedder.embedding import ImageEmbedder
 from services.embedder.model.backbones import BACKBONES
 from services.embedder.model.engine import InferenceEngine
 from services.embedder.model.weights import load_model
+from tests.support.events_replica import Pipeline, replica_pipeline
 from tests.support.factories import make_embedder
 from tests.support.redis_server import RedisServer
 from tests.support.stores import SEED_CATALOG, StoreFactory
@@ -105,3 +106,32 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 @pytest.fixture(autouse=True)
 def _quiet_access_logs() -> None:
     logging.getLogger("vrs.grpc_server").setLevel(logging.WARNING)
+
+
+@pytest.fixture
+def image_root(tmp_path: Path) -> Path:
+    """An empty folder served as the file:// image root (VRS_IMAGE_FILE_ROOT)."""
+    root = tmp_path / "images"
+    root.mkdir()
+    return root
+
+
+@pytest_asyncio.fixture
+async def image_root_embedder(
+    effnet_engine: InferenceEngine, image_root: Path
+) -> AsyncIterator[ImageEmbedder]:
+    """efficientnet_lite0 whose fetcher serves file:// URIs under `image_root`."""
+    embedder = make_embedder(effnet_engine, ImageSettings(file_root=image_root))
+    yield embedder
+    await embedder.close()
+
+
+@pytest_asyncio.fixture
+async def replica(
+    image_root_embedder: ImageEmbedder, store_factory: StoreFactory, redis_server: RedisServer
+) -> AsyncIterator[Pipeline]:
+    """One embedder replica's events pipeline on a real Redis and either store adapter."""
+    embedder = image_root_embedder
+    store = store_factory(embedder.model_id, embedder.dimension)
+    async with replica_pipeline(embedder, store, redis_server.url) as pipe:
+        yield pipe
