@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import grpc
 import pytest
-import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
 from tests.support.images import product_jpeg
-from tests.support.random_catalog import search_vrs
 from tests.support.search_env import Vrs
-from tests.support.stores import StoreFactory
 from vrs.v1 import common_pb2, search_pb2
-
-
-@pytest_asyncio.fixture
-async def vrs(
-    tmp_path: Path, effnet: ImageEmbedder, store_factory: StoreFactory
-) -> AsyncIterator[Vrs]:
-    store = store_factory(effnet.model_id, effnet.dimension)
-    async with search_vrs(tmp_path, effnet, store) as running:
-        yield running
-
 
 BAD = {
     "corrupt-image": (
@@ -57,7 +40,8 @@ BAD = {
 
 
 @pytest.mark.parametrize("name", list(BAD))
-async def test_bad_input_is_invalid_argument(vrs: Vrs, name: str) -> None:
+async def test_bad_input_is_invalid_argument(searching_vrs: Vrs, name: str) -> None:
+    vrs = searching_vrs
     request, reason = BAD[name]
     with pytest.raises(grpc.aio.AioRpcError) as failure:
         await vrs.search.SearchByImage(request)

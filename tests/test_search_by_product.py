@@ -3,34 +3,12 @@ NOT_FOUND."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import grpc
 import numpy as np
 import pytest
-import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
-from tests.support.random_catalog import index_random_catalog, search_vrs
 from tests.support.search_env import Vrs
-from tests.support.stores import StoreFactory
 from vrs.v1 import search_pb2
-
-
-@pytest_asyncio.fixture
-async def vrs(
-    tmp_path: Path, effnet: ImageEmbedder, store_factory: StoreFactory
-) -> AsyncIterator[Vrs]:
-    store = store_factory(effnet.model_id, effnet.dimension)
-    async with search_vrs(tmp_path, effnet, store) as running:
-        yield running
-
-
-@pytest_asyncio.fixture
-async def random_vrs(vrs: Vrs, effnet: ImageEmbedder) -> tuple[Vrs, list[dict], np.ndarray]:
-    products, vectors = await index_random_catalog(vrs, effnet)
-    return vrs, products, vectors
 
 
 async def test_search_by_product_excludes_itself_and_max_distance(
@@ -51,7 +29,8 @@ async def test_search_by_product_excludes_itself_and_max_distance(
     assert len(default.matches) == 10
 
 
-async def test_unknown_product_is_not_found(vrs: Vrs) -> None:
+async def test_unknown_product_is_not_found(searching_vrs: Vrs) -> None:
+    vrs = searching_vrs
     with pytest.raises(grpc.aio.AioRpcError) as failure:
         await vrs.search.SearchByProduct(search_pb2.SearchByProductRequest(product_id="ghost"))
     assert failure.value.code() == grpc.StatusCode.NOT_FOUND

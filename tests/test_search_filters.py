@@ -2,35 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import numpy as np
 import pytest
-import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
 from tests.support.images import product_jpeg
-from tests.support.random_catalog import index_random_catalog, search_vrs
 from tests.support.search_env import Vrs
-from tests.support.stores import StoreFactory
 from vrs.v1 import common_pb2, search_pb2
-
-
-@pytest_asyncio.fixture
-async def vrs(
-    tmp_path: Path, effnet: ImageEmbedder, store_factory: StoreFactory
-) -> AsyncIterator[Vrs]:
-    store = store_factory(effnet.model_id, effnet.dimension)
-    async with search_vrs(tmp_path, effnet, store) as running:
-        yield running
-
-
-@pytest_asyncio.fixture
-async def random_vrs(vrs: Vrs, effnet: ImageEmbedder) -> tuple[Vrs, list[dict], np.ndarray]:
-    products, vectors = await index_random_catalog(vrs, effnet)
-    return vrs, products, vectors
-
 
 FILTERS = [
     {},

@@ -6,7 +6,10 @@ import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 import pytest_asyncio
 from qdrant_client import QdrantClient
@@ -17,7 +20,9 @@ from services.embedder.model.engine import InferenceEngine
 from services.embedder.model.weights import load_model
 from tests.support.events_replica import Pipeline, replica_pipeline
 from tests.support.factories import make_embedder
+from tests.support.random_catalog import index_random_catalog, search_vrs
 from tests.support.redis_server import RedisServer
+from tests.support.search_env import Vrs
 from tests.support.stores import SEED_CATALOG, StoreFactory
 from vrs.sample_catalog import generate
 from vrs.settings import ImageSettings, ModelSettings, StoreSettings
@@ -135,3 +140,23 @@ async def replica(
     store = store_factory(embedder.model_id, embedder.dimension)
     async with replica_pipeline(embedder, store, redis_server.url) as pipe:
         yield pipe
+
+
+@pytest_asyncio.fixture
+async def searching_vrs(
+    tmp_path: Path, effnet: ImageEmbedder, store_factory: StoreFactory
+) -> AsyncIterator[Vrs]:
+    """Embedder and search in one server over either store adapter, empty catalog; selective
+    filters go exact, broad ones walk the HNSW graph."""
+    store = store_factory(effnet.model_id, effnet.dimension)
+    async with search_vrs(tmp_path, effnet, store) as running:
+        yield running
+
+
+@pytest_asyncio.fixture
+async def random_vrs(
+    searching_vrs: Vrs, effnet: ImageEmbedder
+) -> tuple[Vrs, list[dict[str, Any]], npt.NDArray[np.float32]]:
+    """`searching_vrs` holding the random catalog; with its products and their vectors."""
+    products, vectors = await index_random_catalog(searching_vrs, effnet)
+    return searching_vrs, products, vectors
