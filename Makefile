@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.embed_throughput
 	$(BIN)/python -m benchmarks.search_latency
 	$(BIN)/python -m benchmarks.decode_memory
+	$(BIN)/python -m benchmarks.feature_quality
 
 # A bounded load (loopback only) on a vrs serve it starts, or on ARGS="--address HOST:PORT".
 loadtest: $(STAMP)

@@ -155,6 +155,9 @@ def main() -> None:
     parser.add_argument("--timed-images", type=int, default=32, help="per variant, for img/s")
     parser.add_argument("--catalog", type=Path, default=SEED_CATALOG)
     args = parser.parse_args()
+    if not (args.catalog / "catalog.csv").is_file():
+        print(f"feature quality: no catalog at {args.catalog} (give --catalog): not measured")
+        return
     variants = [parse_features(tag) for tag in args.variants.split(",")]
     if any(v.flip for v in variants):
         parser.error("flip variants take two passes an image: over the 1.5x time budget")
