@@ -20,8 +20,9 @@ from services.search.query_embedder import QueryEmbedder
 from services.search.server import build_search
 from vrs.catalog import Vector
 from vrs.errors import VrsError
-from vrs.grpc_server import Closer, GrpcServer, ServiceBinding, create_grpc_server
+from vrs.grpc_server import GrpcServer, ServiceBinding, create_grpc_server
 from vrs.image_source import ImageFetcher
+from vrs.lifecycle import Closer
 from vrs.logs import configure_logging, register_settings_secrets
 from vrs.metrics.process import ProcessMetrics
 from vrs.model_stack import model_stack_needed

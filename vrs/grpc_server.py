@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from vrs.auth.interceptor import auth_interceptor
 from vrs.bind_policy import check_bind
 from vrs.errors import VrsError
 from vrs.grpc_errors import status_code
+from vrs.lifecycle import Closer, close_all, wait_for_stop_signal
 from vrs.metrics.grpc_server import GrpcServerMetrics, MetricsInterceptor
 from vrs.redact import redact_text
 from vrs.settings import AuthSettings, ServerSettings
@@ -28,7 +28,6 @@ from vrs.tls.server import ServerTls
 
 log = logging.getLogger(__name__)
 
-Closer = Callable[[], Awaitable[None]]
 
 if TYPE_CHECKING:
     Context = grpc.aio.ServicerContext[Any, Any]
@@ -93,20 +92,12 @@ class GrpcServer:
             self._tls_watch.cancel()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self.grace_s if grace_s is None else grace_s)
-        for close in reversed(self.closers):
-            try:
-                await close()
-            except Exception:
-                log.exception("error while closing a resource")
+        await close_all(self.closers)
         log.info("stopped", extra={"port": self.port})
 
     async def serve_until_signalled(self) -> None:
         """Serve (the server is started) until SIGTERM or SIGINT, then shut down gracefully."""
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await wait_for_stop_signal()
         log.info("shutdown signal received: draining", extra={"grace_s": self.grace_s})
         await self.stop()
 

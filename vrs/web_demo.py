@@ -50,16 +50,22 @@ def refuse_busy_port(host: str, port: int) -> None:
             ) from None
 
 
-def wait_until_ready(url: str, log: Path) -> None:
-    deadline = time.monotonic() + READY_LIMIT_S
+def gateway_ready(url: str, limit_s: float = READY_LIMIT_S) -> bool:
+    """Whether the gateway at `url` answers /readyz with 200 within limit_s."""
+    deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
-                return
+                return True
         except httpx.HTTPError:
             pass
-        time.sleep(0.5)
-    raise SystemExit(f"make web: the page did not come up at {url}; see {log}")
+        time.sleep(0.3)
+    return False
+
+
+def wait_until_ready(url: str, log: Path) -> None:
+    if not gateway_ready(url):
+        raise SystemExit(f"make web: the page did not come up at {url}; see {log}")
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -15,8 +15,9 @@ from services.embedder.events.consumer import EventsConsumer
 from services.embedder.servicer import EmbedderServicer
 from vrs.errors import ConfigurationError
 from vrs.generation import BumpRetrier, catalog_generation
-from vrs.grpc_server import Closer, ServiceBinding
+from vrs.grpc_server import ServiceBinding
 from vrs.image_source import ImageFetcher
+from vrs.lifecycle import Closer
 from vrs.metrics.registry import register
 from vrs.redis_check import check_redis
 from vrs.redis_guard import RedisGuard, redis_client

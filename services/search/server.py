@@ -13,8 +13,9 @@ from services.search.query_embedder import GrpcQueryEmbedder, QueryEmbedder
 from services.search.searcher import Searcher
 from services.search.servicer import SearchServicer
 from vrs.errors import ConfigurationError, Unavailable
-from vrs.grpc_server import Closer, ServiceBinding
+from vrs.grpc_server import ServiceBinding
 from vrs.image_source import ImageFetcher
+from vrs.lifecycle import Closer
 from vrs.limits import check_response_fits
 from vrs.metrics.registry import register
 from vrs.metrics.search import SearchMetrics

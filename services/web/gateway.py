@@ -10,8 +10,8 @@ from services.web.routes import Gateway
 from services.web.server import DEFAULT_WEB_PORT, WebServer, bind_socket, check_web_bind
 from vrs.auth.registry import CallerRegistry
 from vrs.errors import ConfigurationError
-from vrs.grpc_server import Closer
 from vrs.image_source import ImageFetcher
+from vrs.lifecycle import Closer
 from vrs.settings import Settings
 
 

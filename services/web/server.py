@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import signal
 import socket
 from collections.abc import Generator
 
@@ -15,7 +14,7 @@ from fastapi import FastAPI
 
 from vrs.bind_policy import is_loopback
 from vrs.errors import ConfigurationError
-from vrs.grpc_server import Closer
+from vrs.lifecycle import Closer, close_all, wait_for_stop_signal
 
 log = logging.getLogger(__name__)
 
@@ -76,20 +75,12 @@ class WebServer:
             except Exception:
                 log.exception("web gateway stopped with an error")
         self._sock.close()
-        for close in reversed(self._closers):
-            try:
-                await close()
-            except Exception:
-                log.exception("error while closing a resource")
+        await close_all(self._closers)
         log.info("web gateway stopped", extra={"url": self.url})
 
     async def serve_until_signalled(self) -> None:
         """Serve until SIGTERM or SIGINT, then shut down gracefully."""
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await wait_for_stop_signal()
         log.info("shutdown signal received: draining")
         await self.stop()
 

@@ -7,18 +7,16 @@ which would starve a server sharing their event loop.
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-
-import httpx
 
 from tests.support.catalog import Row
 from tests.support.redis_server import free_port
 from tests.support.serve_process import serve_env, serving
 from vrs.cli.client import VrsClient
 from vrs.cli.index import index_catalog
+from vrs.web_demo import gateway_ready
 
 READY_LIMIT_S = 60.0
 
@@ -62,12 +60,5 @@ def web_vrs(workdir: Path, photos_root: Path, rows: Sequence[Row]) -> Iterator[s
 
 
 def _wait_ready(url: str, log: Path) -> None:
-    deadline = time.monotonic() + READY_LIMIT_S
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"the gateway at {url} is not ready:\n{log.read_text()[-2000:]}")
+    if not gateway_ready(url, READY_LIMIT_S):
+        raise RuntimeError(f"the gateway at {url} is not ready:\n{log.read_text()[-2000:]}")
