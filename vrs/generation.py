@@ -9,6 +9,8 @@ once, whichever replica cached it. No number may come back after a change, acros
   change made while it was away may have found no one to bump;
 - a missing or garbled number (FLUSHALL, restart without persistence, eviction) starts again
   from Redis's clock in microseconds, above every number handed out before it.
+A reader may fetch the value keyed by the generation in the same script (current_and_get): a
+cache hit is one round trip, generation and result read atomically.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
@@ -24,17 +28,23 @@ from redis.exceptions import NoScriptError
 from vrs.redis_guard import RedisGuard
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # KEYS[1]: the generation; ARGV[1] = '1' bumps it. Returns it as a string: Lua numbers are
-# doubles, and a microsecond clock is past the digits tostring() keeps.
+# doubles, and a microsecond clock is past the digits tostring() keeps. With ARGV[2] and
+# ARGV[3], returns {generation, GET(ARGV[2] .. generation .. ARGV[3])}: that key is not in
+# KEYS, which a single Redis (vrs's deployments) allows and Redis Cluster would not. A leading
+# zero counts as garbled, so the string is the one Python's int() -> str() gives back.
 _SCRIPT = """
 local g = redis.call('GET', KEYS[1])
-if not g or #g > 18 or not string.match(g, '^%d+$') then
+if not g or #g > 18 or not string.match(g, '^[1-9]%d*$') then
   local t = redis.call('TIME')
   redis.call('SET', KEYS[1], t[1] .. string.rep('0', 6 - #t[2]) .. t[2])
 end
 if ARGV[1] == '1' then redis.call('INCR', KEYS[1]) end
-return redis.call('GET', KEYS[1])
+g = redis.call('GET', KEYS[1])
+if ARGV[2] then return {g, redis.call('GET', ARGV[2] .. g .. ARGV[3])} end
+return g
 """
 _SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
 
@@ -128,20 +138,50 @@ class CatalogGeneration:
             return await self.catch_up()
         return await self._read()
 
+    async def current_and_get(self, before: str, after: str) -> tuple[int, bytes | None] | None:
+        """The generation and the value under `before + generation + after` (None: no such
+        key), read in one round trip; None when the generation cannot be trusted or Redis
+        failed (then nothing may be cached)."""
+        if self.pending:
+            # Rare (a change of ours not bumped yet): the bump first, then a plain GET.
+            generation = await self.catch_up()
+            if generation is None:
+                return None
+            found = await self._guard.call(
+                "read keyed by generation",
+                lambda r: _boxed(r.get(f"{before}{generation}{after}")),
+            )
+            if found is None:
+                return None
+            value = found[0]
+            return generation, value.encode() if isinstance(value, str) else value
+        return await self._guard.call(
+            "read generation and its value",
+            lambda r: self._run_and_get(r, before, after),
+        )
+
     async def _read(self) -> int | None:
         return await self._guard.call("read generation", lambda r: self._run(r, bump=False))
 
     async def _run(self, client: Redis, *, bump: bool) -> int:
-        flag = "1" if bump else "0"
+        return int(await self._script(client, "1" if bump else "0"))
+
+    async def _run_and_get(
+        self, client: Redis, before: str, after: str
+    ) -> tuple[int, bytes | None]:
+        generation, value = await self._script(client, "0", before, after)
+        return int(generation), value
+
+    async def _script(self, client: Redis, flag: str, *lookup: str) -> Any:
         try:
-            raw = await client.evalsha(_SCRIPT_SHA, 1, self.key, flag)
+            return await client.evalsha(_SCRIPT_SHA, 1, self.key, flag, *lookup)
         except NoScriptError:
             # A new Redis. EVAL bumps and caches the script in one atomic step, so every
             # reader after it gets the new number, and one racing it finds no script either.
-            raw = await client.eval(_SCRIPT, 1, self.key, "1")
+            raw = await client.eval(_SCRIPT, 1, self.key, "1", *lookup)
             # Scripts loaded by EVAL may be evicted (Redis 7.4+); loaded ones stay.
             await client.script_load(_SCRIPT)
-        return int(raw)
+            return raw
 
 
 class BumpRetrier:
@@ -174,3 +214,8 @@ class BumpRetrier:
             if self._generation.pending:
                 # The guard's back-off is the retry policy: one attempt per back-off period.
                 await asyncio.sleep(max(self._guard.retry_in_s, self.MIN_INTERVAL_S))
+
+
+async def _boxed(value: Awaitable[T]) -> tuple[T]:
+    # A missing key ((None,)) told from a failed call (None).
+    return (await value,)

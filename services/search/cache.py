@@ -6,18 +6,23 @@ Redis outages and restarts. A result is stored under the generation read before 
 with a plain SET: when a change lands meanwhile, its bump (after the store write) has already
 made that key unreachable. Redis trouble never reaches the caller (see vrs.redis_guard), nor
 does a cached value that cannot be decoded (a miss).
+
+A result lookup is one round trip: the generation script reads the result keyed by it too.
+Results are kept as the process's result codec encodes them (the gRPC edge's: the response it
+sends), checksummed, so a hit is checked but never decoded or re-encoded here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import numpy as np
 
-from services.search.results import SearchResult
+from services.search.results import EncodedResult, JsonResultCodec, ResultCodec, SearchResult
 from vrs.catalog import Vector
 from vrs.generation import catalog_generation
 from vrs.metrics.search import CacheKind, SearchMetrics
@@ -26,6 +31,9 @@ from vrs.settings import CacheSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Each cached result: the codec's tag, this byte, the payload's CRC-32 (4 bytes), the payload.
+_FRAME = b"\x00"
 
 
 class SearchCache:
@@ -37,10 +45,13 @@ class SearchCache:
         settings: CacheSettings,
         key_prefix: str,
         metrics: SearchMetrics | None = None,
+        codec: ResultCodec | None = None,
     ) -> None:
         self._guard = guard
         self._settings = settings
         self._prefix = key_prefix
+        self._codec: ResultCodec = codec or JsonResultCodec()
+        self._header = self._codec.tag + _FRAME
         self.generation = catalog_generation(guard, key_prefix)
         # Counted in the search's metrics only: `GetStats` reads them back from there.
         self._metrics = metrics or SearchMetrics()
@@ -58,22 +69,35 @@ class SearchCache:
         """Lookups of either kind that Redis failed, or whose value could not be decoded."""
         return self._metrics.cache_count(None, "error")
 
-    def unusable(self) -> None:
-        """A result lookup given up before it began: the generation cannot be trusted (Redis
-        down, or a change of this process not yet bumped)."""
-        self._metrics.cache("result", "error")
-
     def result_key(self, model_id: str, generation: int, query: str) -> str:
-        digest = hashlib.sha256(query.encode()).hexdigest()[:32]
-        return f"{self._prefix}:result:{model_id}:g{generation}:{digest}"
+        before, after = self._result_key_parts(model_id, query)
+        return f"{before}{generation}{after}"
 
-    async def get_result(self, key: str) -> SearchResult | None:
-        result = await self._lookup("result", key, SearchResult.decode)
-        return None if result is None else result.cached()
+    async def lookup_result(
+        self, model_id: str, query: str
+    ) -> tuple[str, EncodedResult | None] | None:
+        """(the result's key under the current generation, the cached result or None), in one
+        Redis round trip; None when nothing may be cached (Redis down or slow, or a change of
+        this process not yet bumped). Each outcome is counted once."""
+        before, after = self._result_key_parts(model_id, query)
+        found = await self.generation.current_and_get(before, after)
+        if found is None:
+            self._metrics.cache("result", "error")
+            return None
+        generation, raw = found
+        key = f"{before}{generation}{after}"
+        if raw is None:
+            self._metrics.cache("result", "miss")
+            return key, None
+        hit = self._decoded("result", key, raw, self._checked)
+        self._metrics.cache("result", "hit" if hit is not None else "error")
+        return key, hit
 
     async def put_result(self, key: str, result: SearchResult) -> None:
+        payload = self._codec.encode(result.cached())
+        value = b"".join((self._header, zlib.crc32(payload).to_bytes(4, "big"), payload))
         ttl = self._settings.result_ttl_s
-        await self._guard.call("put result", lambda r: r.set(key, result.encode(), ex=ttl))
+        await self._guard.call("put result", lambda r: r.set(key, value, ex=ttl))
 
     async def get_embedding(self, model_id: str, image_sha256: str) -> Vector | None:
         return await self._lookup("embedding", self._embedding_key(model_id, image_sha256), _vector)
@@ -112,6 +136,23 @@ class SearchCache:
                 extra={"key": key, "error": f"{type(exc).__name__}: {exc}"},
             )
             return None
+
+    def _checked(self, raw: bytes) -> EncodedResult:
+        """The framed payload, its codec and checksum verified (not decoded)."""
+        start = len(self._header) + 4
+        if not raw.startswith(self._header) or len(raw) < start:
+            raise ValueError("not a result of this codec")
+        payload = raw[start:]
+        if zlib.crc32(payload) != int.from_bytes(raw[start - 4 : start], "big"):
+            raise ValueError("checksum mismatch")
+        return EncodedResult(payload, self._codec)
+
+    def _result_key_parts(self, model_id: str, query: str) -> tuple[str, str]:
+        """The result key around its generation. The codec's tag is part of it: processes
+        encoding otherwise (another version, rolling out) never read each other's values."""
+        digest = hashlib.sha256(query.encode()).hexdigest()[:32]
+        tag = self._codec.tag.decode()
+        return f"{self._prefix}:result:{tag}:{model_id}:g", f":{digest}"
 
     def _embedding_key(self, model_id: str, image_sha256: str) -> str:
         return f"{self._prefix}:embedding:{model_id}:{image_sha256}"

@@ -1,9 +1,10 @@
-"""What a search returns, and its cache encoding."""
+"""What a search returns, and its cache encodings."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
+from typing import Protocol
 
 from vrs.catalog import Product
 from vrs.image_source import ImageInput
@@ -41,6 +42,52 @@ class SearchResult:
 
     def cached(self) -> SearchResult:
         return replace(self, from_cache=True)
+
+
+class ResultCodec(Protocol):
+    """How the cache keeps results: encoded once when stored, ideally in the very form an edge
+    serves, so a hit is sent as is (see EncodedResult)."""
+
+    # Names the encoding in each cached value: another codec's values are misses, not garbage.
+    tag: bytes
+
+    def encode(self, result: SearchResult) -> bytes:
+        """`result` as a hit serves it (from_cache set)."""
+        ...
+
+    def decode(self, payload: bytes) -> SearchResult: ...
+
+
+class JsonResultCodec:
+    """Results as JSON: for callers without an edge encoding of their own."""
+
+    tag = b"json1"
+
+    def encode(self, result: SearchResult) -> bytes:
+        return result.encode()
+
+    def decode(self, payload: bytes) -> SearchResult:
+        return SearchResult.decode(payload)
+
+
+@dataclass(frozen=True)
+class EncodedResult:
+    """A cache hit, still as its codec encoded it: an edge speaking that encoding sends
+    `payload` as is, anyone else decodes it."""
+
+    payload: bytes
+    codec: ResultCodec
+
+    def decoded(self) -> SearchResult:
+        return self.codec.decode(self.payload).cached()
+
+
+# A search's answer: computed now, or a cache hit not decoded yet.
+Answer = SearchResult | EncodedResult
+
+
+def decoded(answer: Answer) -> SearchResult:
+    return answer.decoded() if isinstance(answer, EncodedResult) else answer
 
 
 @dataclass(frozen=True)

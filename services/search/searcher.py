@@ -2,6 +2,8 @@
 
 Flow of a query: validate -> cached result? -> (single-flight) embedding (cached, else the
 embedder) -> nearest neighbours in Qdrant (exact when the filtered set is small) -> cache.
+A hit costs one Redis round trip and no store call: the server's model id is kept for
+`model_refresh_s` (the period at which a store reading through an alias re-resolves it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from dataclasses import replace
 
 from services.search.cache import SearchCache
 from services.search.query_embedder import QueryEmbedder
-from services.search.results import ImageQuery, Match, ProductQuery, SearchOptions, SearchResult
+from services.search.results import (
+    Answer,
+    ImageQuery,
+    Match,
+    ProductQuery,
+    SearchOptions,
+    SearchResult,
+    decoded,
+)
 from services.search.singleflight import SingleFlight
 from vrs import tracing
 from vrs.catalog import Vector, normalize_product_id
@@ -25,6 +35,7 @@ from vrs.item_failure import as_item_error
 from vrs.metrics.search import SearchMetrics
 from vrs.settings import SearchSettings
 from vrs.store.async_store import AsyncStore
+from vrs.store.base import Hit
 from vrs.store.filters import ProductFilter
 from vrs.store.model_stores import ModelStores
 
@@ -46,6 +57,7 @@ class Searcher:
         settings: SearchSettings,
         stores: ModelStores | None = None,
         metrics: SearchMetrics | None = None,
+        model_refresh_s: float = 5.0,
     ) -> None:
         self._metrics = metrics or SearchMetrics()
         self._embedder = embedder
@@ -56,12 +68,28 @@ class Searcher:
         self._cache = cache
         self._settings = settings
         self._flights: SingleFlight[SearchResult] = SingleFlight()
+        self._model_refresh_s = model_refresh_s
+        # (model id, when the store said so): see _own_model.
+        self._own: tuple[str, float] | None = None
 
     @property
     def cache(self) -> SearchCache | None:
         return self._cache
 
     async def by_image(self, query: ImageQuery) -> SearchResult:
+        return decoded(await self.answer(query))
+
+    async def by_product(self, query: ProductQuery) -> SearchResult:
+        return decoded(await self.answer(query))
+
+    async def answer(self, query: Query) -> Answer:
+        """The query's result; a cache hit comes as the cache encoded it, for edges that can
+        send it as is."""
+        if isinstance(query, ImageQuery):
+            return await self._by_image(query)
+        return await self._by_product(query)
+
+    async def _by_image(self, query: ImageQuery) -> Answer:
         k, flt, max_distance = self._checked(query.options)
         if query.model_id:
             await self._check_embedder_runs(query.model_id)
@@ -78,7 +106,7 @@ class Searcher:
             f"image:{sha}", k, flt, max_distance, model_id, compute, _exact_key(exact)
         )
 
-    async def by_product(self, query: ProductQuery) -> SearchResult:
+    async def _by_product(self, query: ProductQuery) -> Answer:
         query = replace(query, product_id=normalize_product_id(query.product_id))
         k, flt, max_distance = self._checked(query.options)
         flt = replace(flt, exclude_product_ids=(query.product_id,))
@@ -86,12 +114,27 @@ class Searcher:
         exact = query.options.exact
 
         async def compute() -> SearchResult:
-            found = await store.get([query.product_id], with_vectors=True)
-            stored = found.get(query.product_id)
-            if stored is None or stored.vector is None:
-                where = f" of model {model_id!r}" if query.model_id else ""
-                raise NotFound(f"product {query.product_id!r} is not in the catalog{where}")
-            return await self._nearest(store, stored.vector, k, flt, max_distance, model_id, exact)
+            # The product's vector, the size of the filtered set and the search: one hop.
+            with _tracer.start_as_current_span("search.store") as span:
+                started = time.perf_counter()
+                found = await store.search_by_product(
+                    query.product_id,
+                    k,
+                    flt,
+                    max_distance,
+                    exact,
+                    self._settings.exact_threshold,
+                    self._settings.hnsw_ef,
+                )
+                if found is None:
+                    where = f" of model {model_id!r}" if query.model_id else ""
+                    raise NotFound(f"product {query.product_id!r} is not in the catalog{where}")
+                hits, was_exact = found
+                self._metrics.searched(
+                    "exact" if was_exact else "hnsw", time.perf_counter() - started, len(hits)
+                )
+                span.set_attributes({"exact": was_exact, "matches": len(hits)})
+            return _result(hits, model_id)
 
         return await self._cached(
             f"product:{query.product_id}",
@@ -105,12 +148,20 @@ class Searcher:
 
     async def _store_for(self, model_id: str) -> tuple[AsyncStore, str]:
         """The store holding `model_id`'s vectors ("": the server's own), and its model id."""
-        own = await self._store.model_id()
+        own = await self._own_model()
         if not model_id or model_id == own:
             return self._store, own
         if self._stores is None:
             raise NotFound(f"no collection of model {model_id!r} on this server")
         return await self._stores.for_reading(model_id), model_id
+
+    async def _own_model(self) -> str:
+        """The server's model id, asking the store at most every model_refresh_s: an alias
+        switch is followed within that period, as the store itself re-resolves its alias."""
+        now = time.monotonic()
+        if self._own is None or now - self._own[1] >= self._model_refresh_s:
+            self._own = (await self._store.model_id(), now)
+        return self._own[0]
 
     async def _check_embedder_runs(self, model_id: str) -> None:
         running = await self._embedder.model_id()
@@ -120,7 +171,7 @@ class Searcher:
                 f"queries need one; search model {model_id!r}'s collection by product instead"
             )
 
-    async def batch(self, queries: Sequence[Query | VrsError]) -> list[SearchResult | VrsError]:
+    async def batch(self, queries: Sequence[Query | VrsError]) -> list[Answer | VrsError]:
         """One result or error per query; a bad query fails alone, even with a bug.
 
         A query the edge could not convert comes in as its error and goes out unchanged.
@@ -133,16 +184,14 @@ class Searcher:
             )
         outcomes = await asyncio.gather(*(self._one(q) for q in queries), return_exceptions=True)
         return [
-            o if isinstance(o, SearchResult) else as_item_error(o, f"query {i} of the batch")
+            o if not isinstance(o, BaseException) else as_item_error(o, f"query {i} of the batch")
             for i, o in enumerate(outcomes)
         ]
 
-    async def _one(self, query: Query | VrsError) -> SearchResult:
+    async def _one(self, query: Query | VrsError) -> Answer:
         if isinstance(query, VrsError):
             raise query
-        return await (
-            self.by_image(query) if isinstance(query, ImageQuery) else self.by_product(query)
-        )
+        return await self.answer(query)
 
     def _checked(self, options: SearchOptions) -> tuple[int, ProductFilter, float | None]:
         k = self._settings.default_k if options.k is None else options.k
@@ -162,19 +211,20 @@ class Searcher:
         model_id: str,
         compute: Callable[[], Awaitable[SearchResult]],
         mode: str = "",
-    ) -> SearchResult:
+    ) -> Answer:
         identity = f"{query_key}|k={k}|{flt.cache_key()}|max={max_distance!r}{mode}"
         cache = self._cache
-        generation = await cache.generation.current() if cache else None
-        if cache is not None and generation is None:
-            cache.unusable()
-        if cache is None or generation is None:
+        found = None
+        if cache is not None:
+            with _tracer.start_as_current_span(
+                "search.cache", attributes={"kind": "result"}
+            ) as span:
+                found = await cache.lookup_result(model_id, identity)
+                span.set_attribute("hit", found is not None and found[1] is not None)
+        if cache is None or found is None:
             # No cache (or Redis unreachable): identical concurrent queries still run once.
             return await self._flights.do(f"{model_id}|{identity}", compute)
-        key = cache.result_key(model_id, generation, identity)
-        with _tracer.start_as_current_span("search.cache", attributes={"kind": "result"}) as span:
-            hit = await cache.get_result(key)
-            span.set_attribute("hit", hit is not None)
+        key, hit = found
         if hit is not None:
             return hit
 
@@ -226,9 +276,13 @@ class Searcher:
                 "exact" if exact else "hnsw", time.perf_counter() - started, len(hits)
             )
             span.set_attributes({"exact": exact, "matches": len(hits)})
-        return SearchResult(
-            matches=tuple(Match(h.stored.product, h.distance) for h in hits), model_id=model_id
-        )
+        return _result(hits, model_id)
+
+
+def _result(hits: Sequence[Hit], model_id: str) -> SearchResult:
+    return SearchResult(
+        matches=tuple(Match(h.stored.product, h.distance) for h in hits), model_id=model_id
+    )
 
 
 def _exact_key(exact: bool | None) -> str:

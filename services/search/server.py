@@ -11,7 +11,8 @@ from prometheus_client import CollectorRegistry
 from services.search.cache import SearchCache
 from services.search.query_embedder import GrpcQueryEmbedder, QueryEmbedder
 from services.search.searcher import Searcher
-from services.search.servicer import SearchServicer
+from services.search.servicer import SearchServicer, add_to_server
+from services.search.wire import ProtoResultCodec
 from vrs.errors import ConfigurationError, Unavailable
 from vrs.grpc_server import ServiceBinding
 from vrs.image_source import ImageFetcher
@@ -24,7 +25,7 @@ from vrs.settings import Settings
 from vrs.store.async_store import AsyncStore
 from vrs.store.factory import check_shared_store, open_store_for_reading
 from vrs.store.model_stores import ModelStores
-from vrs.v1 import search_pb2, search_pb2_grpc
+from vrs.v1 import search_pb2
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,11 @@ async def build_search(
     if registry is not None:
         register(registry, metrics.collectors())
     cache = (
-        SearchCache(redis, settings.cache, settings.redis.key_prefix, metrics) if redis else None
+        SearchCache(
+            redis, settings.cache, settings.redis.key_prefix, metrics, codec=ProtoResultCodec()
+        )
+        if redis
+        else None
     )
     if cache is None:
         log.warning("search cache is OFF: VRS_REDIS_URL is not set")
@@ -106,13 +111,17 @@ async def build_search(
         stores = ModelStores(settings.store)
         closers.append(stores.close)
     searcher = Searcher(
-        embedder, fetcher, store, cache, settings.search, stores=stores, metrics=metrics
+        embedder,
+        fetcher,
+        store,
+        cache,
+        settings.search,
+        stores=stores,
+        metrics=metrics,
+        model_refresh_s=settings.store.alias_refresh_s,
     )
     servicer = SearchServicer(searcher, store)
-    binding = ServiceBinding(
-        SERVICE_NAME,
-        lambda server: search_pb2_grpc.add_SearchServiceServicer_to_server(servicer, server),
-    )
+    binding = ServiceBinding(SERVICE_NAME, lambda server: add_to_server(servicer, server))
     return SearchParts(searcher, store, binding, closers)
 
 

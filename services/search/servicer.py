@@ -1,17 +1,27 @@
-"""SearchService over gRPC: protobuf in, domain calls, protobuf out."""
+"""SearchService over gRPC: protobuf in, domain calls, protobuf out.
+
+A cache hit in this edge's encoding (services.search.wire.ProtoResultCodec) is already the
+serialized response: it is returned as bytes, which the registered serializer passes through.
+"""
 
 from __future__ import annotations
 
-from services.search.results import ImageQuery, ProductQuery, SearchOptions, SearchResult
+import grpc
+
+from services.search.results import Answer, EncodedResult, ImageQuery, ProductQuery, SearchOptions
 from services.search.searcher import Query, Searcher
+from services.search.wire import ProtoResultCodec, response
 from vrs.errors import InvalidInput, VrsError
 from vrs.grpc_errors import item_error
 from vrs.grpc_server import Context
 from vrs.item_failure import as_item_error
-from vrs.proto_convert import image_from_proto, stored_product_to_proto
+from vrs.proto_convert import image_from_proto
 from vrs.store.async_store import AsyncStore
 from vrs.store.filters import ProductFilter
 from vrs.v1 import search_pb2, search_pb2_grpc
+
+# A SearchResponse, or one already serialized (a cache hit).
+Served = search_pb2.SearchResponse | bytes
 
 
 class SearchServicer(search_pb2_grpc.SearchServiceServicer):
@@ -19,27 +29,31 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         self._searcher = searcher
         self._store = store
 
-    async def SearchByImage(
+    async def SearchByImage(  # type: ignore[override]
         self, request: search_pb2.SearchByImageRequest, context: Context
-    ) -> search_pb2.SearchResponse:
-        return _response(await self._searcher.by_image(_image_query(request)))
+    ) -> Served:
+        return _served(await self._searcher.answer(_image_query(request)))
 
-    async def SearchByProduct(
+    async def SearchByProduct(  # type: ignore[override]
         self, request: search_pb2.SearchByProductRequest, context: Context
-    ) -> search_pb2.SearchResponse:
-        return _response(await self._searcher.by_product(_product_query(request)))
+    ) -> Served:
+        return _served(await self._searcher.answer(_product_query(request)))
 
     async def BatchSearch(
         self, request: search_pb2.BatchSearchRequest, context: Context
     ) -> search_pb2.BatchSearchResponse:
         queries = [_batch_query(i, query) for i, query in enumerate(request.queries)]
-        response = search_pb2.BatchSearchResponse()
+        batch = search_pb2.BatchSearchResponse()
         for outcome in await self._searcher.batch(queries):
-            if isinstance(outcome, SearchResult):
-                response.results.add(response=_response(outcome))
+            if isinstance(outcome, VrsError):
+                batch.results.add(error=item_error(outcome))
+                continue
+            served = _served(outcome)
+            if isinstance(served, bytes):
+                batch.results.add().response.MergeFromString(served)
             else:
-                response.results.add(error=item_error(outcome))
-        return response
+                batch.results.add(response=served)
+        return batch
 
     async def GetStats(
         self, request: search_pb2.GetSearchStatsRequest, context: Context
@@ -122,16 +136,46 @@ def _product_query(request: search_pb2.SearchByProductRequest) -> ProductQuery:
     )
 
 
-def _response(result: SearchResult) -> search_pb2.SearchResponse:
-    return search_pb2.SearchResponse(
-        matches=[
-            search_pb2.Match(
-                product_id=m.product.product_id,
-                distance=m.distance,
-                product=stored_product_to_proto(m.product),
-            )
-            for m in result.matches
-        ],
-        model_id=result.model_id,
-        from_cache=result.from_cache,
-    )
+def _served(answer: Answer) -> Served:
+    if isinstance(answer, EncodedResult):
+        if isinstance(answer.codec, ProtoResultCodec):
+            return answer.payload
+        return response(answer.decoded())
+    return response(answer)
+
+
+def _serialized(message: Served) -> bytes:
+    return message if isinstance(message, bytes) else message.SerializeToString()
+
+
+def add_to_server(servicer: SearchServicer, server: grpc.aio.Server) -> None:
+    """search_pb2_grpc.add_SearchServiceServicer_to_server, but SearchResponse methods may
+    return bytes already serialized (cache hits), sent as they are."""
+    messages = search_pb2
+    handlers = {
+        "SearchByImage": grpc.unary_unary_rpc_method_handler(
+            servicer.SearchByImage,
+            request_deserializer=messages.SearchByImageRequest.FromString,
+            response_serializer=_serialized,
+        ),
+        "SearchByProduct": grpc.unary_unary_rpc_method_handler(
+            servicer.SearchByProduct,
+            request_deserializer=messages.SearchByProductRequest.FromString,
+            response_serializer=_serialized,
+        ),
+        "BatchSearch": grpc.unary_unary_rpc_method_handler(
+            servicer.BatchSearch,
+            request_deserializer=messages.BatchSearchRequest.FromString,
+            response_serializer=messages.BatchSearchResponse.SerializeToString,
+        ),
+        "GetStats": grpc.unary_unary_rpc_method_handler(
+            servicer.GetStats,
+            request_deserializer=messages.GetSearchStatsRequest.FromString,
+            response_serializer=messages.SearchStats.SerializeToString,
+        ),
+    }
+    name = messages.DESCRIPTOR.services_by_name["SearchService"].full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
+    # As the generated code does: grpc looks registered methods up without the generic scan
+    # (the stubs predate the method).
+    server.add_registered_method_handlers(name, handlers)  # type: ignore[attr-defined]

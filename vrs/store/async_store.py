@@ -91,6 +91,34 @@ class AsyncStore:
             self._timeout_s,
         )
 
+    async def search_by_product(
+        self,
+        product_id: str,
+        k: int,
+        flt: ProductFilter,
+        max_distance: float | None,
+        exact: bool | None,
+        exact_threshold: int,
+        hnsw_ef: int | None = None,
+    ) -> tuple[list[Hit], bool] | None:
+        """The k products nearest a stored product's vector satisfying `flt`, and whether the
+        search was exact; None when the product (or its vector) is not stored.
+
+        Its get, count and search run in one call to the pool (one hop, one deadline).
+        `exact` None: exact when at most `exact_threshold` products pass `flt` (HNSW loses
+        recall when a filter leaves few candidates).
+        """
+
+        def run() -> tuple[list[Hit], bool] | None:
+            stored = self._store.get([product_id], with_vectors=True).get(product_id)
+            if stored is None or stored.vector is None:
+                return None
+            exact_now = self._store.count(flt) <= exact_threshold if exact is None else exact
+            hits = self._store.search(stored.vector, k, flt, max_distance, exact_now, hnsw_ef)
+            return hits, exact_now
+
+        return await self._run("search_by_product", run, self._timeout_s)
+
     async def count(self, flt: ProductFilter) -> int:
         return await self._run("count", lambda: self._store.count(flt), self._timeout_s)
 
