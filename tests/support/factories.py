@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from services.embedder.embedding import ImageEmbedder
+from services.embedder.model.backbones import BACKBONES
 from services.embedder.model.engine import InferenceEngine
+from services.embedder.model.weights import load_model
 from vrs.image_source import ImageFetcher
 from vrs.settings import ImageSettings, ModelSettings, Settings
 
@@ -17,6 +19,13 @@ class FetcherOwningEmbedder(ImageEmbedder):
     async def close(self) -> None:
         await super().close()
         await self.fetcher.close()
+
+
+def build_engine(backbone: str, weights: str = "pretrained", **model: object) -> InferenceEngine:
+    """An engine of `backbone` with the given model settings (VRS_MODEL_* names, lower case)."""
+    settings = ModelSettings.model_validate({"backbone": backbone, "weights": weights, **model})
+    spec = BACKBONES[backbone]
+    return InferenceEngine(spec, load_model(spec, settings), settings)
 
 
 def make_embedder(

@@ -15,17 +15,15 @@ import pytest_asyncio
 from qdrant_client import QdrantClient
 
 from services.embedder.embedding import ImageEmbedder
-from services.embedder.model.backbones import BACKBONES
 from services.embedder.model.engine import InferenceEngine
-from services.embedder.model.weights import load_model
 from tests.support.events_replica import Pipeline, replica_pipeline
-from tests.support.factories import make_embedder
+from tests.support.factories import build_engine, make_embedder
 from tests.support.random_catalog import index_random_catalog, search_vrs
 from tests.support.redis_server import RedisServer
 from tests.support.search_env import Vrs
 from tests.support.stores import SEED_CATALOG, StoreFactory
 from vrs.sample_catalog import generate
-from vrs.settings import ImageSettings, ModelSettings, StoreSettings
+from vrs.settings import ImageSettings, StoreSettings
 from vrs.store.base import VectorStore
 from vrs.store.qdrant_edge_store import QdrantEdgeStore
 from vrs.store.qdrant_server_store import QdrantServerStore
@@ -42,22 +40,16 @@ def sample_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _engine(backbone: str, weights: str) -> InferenceEngine:
-    settings = ModelSettings.model_validate({"backbone": backbone, "weights": weights})
-    spec = BACKBONES[backbone]
-    return InferenceEngine(spec, load_model(spec, settings), settings)
-
-
 @pytest.fixture(scope="session")
 def effnet_engine() -> InferenceEngine:
     """efficientnet_lite0 with its real ImageNet weights: for tests of visual similarity."""
-    return _engine("efficientnet_lite0", "pretrained")
+    return build_engine("efficientnet_lite0", "pretrained")
 
 
 @pytest.fixture(scope="session")
 def inception_engine() -> InferenceEngine:
     """Random-init Inception v3: right shapes and cost, no visual meaning."""
-    return _engine("inception_v3", "random")
+    return build_engine("inception_v3", "random")
 
 
 @pytest_asyncio.fixture

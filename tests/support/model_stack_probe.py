@@ -30,7 +30,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-MODEL_STACK = ("torch", "torchvision", "timm")
+MODEL_STACK = ("torch", "torchvision", "timm", "openvino")
 REPO = Path(__file__).resolve().parents[2]
 
 
