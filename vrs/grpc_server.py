@@ -20,6 +20,7 @@ from vrs.auth.interceptor import auth_interceptor
 from vrs.bind_policy import check_bind
 from vrs.errors import VrsError
 from vrs.grpc_errors import status_code
+from vrs.grpc_wrapping import WrapOncePerMethod
 from vrs.lifecycle import Closer, close_all, wait_for_stop_signal
 from vrs.metrics.grpc_server import GrpcServerMetrics, MetricsInterceptor
 from vrs.redact import redact_text
@@ -32,11 +33,9 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     Context = grpc.aio.ServicerContext[Any, Any]
     Handler = grpc.RpcMethodHandler[Any, Any]
-    Interceptor = grpc.aio.ServerInterceptor[Any, Any]
 else:
     Context = grpc.aio.ServicerContext
     Handler = grpc.RpcMethodHandler
-    Interceptor = grpc.aio.ServerInterceptor
 # A unary-response handler of an aio server: (request or request iterator, context) -> response.
 Behavior = Callable[[Any, "Context"], Awaitable[Any]]
 
@@ -159,18 +158,12 @@ def create_grpc_server(
     )
 
 
-class DomainErrorInterceptor(Interceptor):
+class DomainErrorInterceptor(WrapOncePerMethod):
     """Turns domain errors into status codes with their message, and logs every call."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
-        details: grpc.HandlerCallDetails,
-    ) -> Handler:
-        handler = await continuation(details)
-        if handler is None or details.method.startswith("/grpc."):
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        if method.startswith("/grpc."):
             return handler
-        method = details.method
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 _wrap_unary(method, cast(Behavior, handler.unary_unary)),
@@ -206,13 +199,15 @@ def _wrap_unary(method: str, behavior: Behavior) -> Behavior:
             log.exception("unhandled error", extra={"method": method})
             await context.abort(code, f"internal error: {type(exc).__name__}")
         finally:
-            log.info(
-                "rpc",
-                extra={
-                    "method": method,
-                    "code": code.name,
-                    "ms": round(1000 * (time.monotonic() - started), 2),
-                },
-            )
+            # Its fields are built only when the line is written: above INFO, nothing.
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "rpc",
+                    extra={
+                        "method": method,
+                        "code": code.name,
+                        "ms": round(1000 * (time.monotonic() - started), 2),
+                    },
+                )
 
     return wrapped

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
@@ -39,9 +39,39 @@ _provider: TracerProvider | None = None
 _enabled = False
 
 
-def tracer() -> trace.Tracer:
+class VrsTracer:
+    """The tracer of vrs's own spans: OpenTelemetry's proxy tracer (it follows a provider set
+    later), but a span opened while no provider is set costs nothing."""
+
+    def __init__(self, proxy: trace.Tracer) -> None:
+        self._proxy = proxy
+
+    def start_span(self, name: str, **kwargs: Any) -> trace.Span:
+        return self._proxy.start_span(name, **kwargs)
+
+    def start_as_current_span(self, name: str, **kwargs: Any) -> AbstractContextManager[trace.Span]:
+        if not _provider_set():
+            # What OpenTelemetry's no-op tracer would open, without its context switch.
+            return _NO_SPAN
+        return self._proxy.start_as_current_span(name, **kwargs)
+
+
+_NO_SPAN = nullcontext(trace.INVALID_SPAN)
+# Once a process has a provider it keeps it (OpenTelemetry's global is set once).
+_provider_seen = False
+
+
+def _provider_set() -> bool:
+    global _provider_seen
+    if not _provider_seen:
+        provider = trace.get_tracer_provider()
+        _provider_seen = not isinstance(provider, trace.ProxyTracerProvider)
+    return _provider_seen
+
+
+def tracer() -> VrsTracer:
     """The tracer for vrs's own spans (a proxy: it follows the provider set later)."""
-    return trace.get_tracer(TRACER_NAME)
+    return VrsTracer(trace.get_tracer(TRACER_NAME))
 
 
 def enabled() -> bool:

@@ -11,14 +11,14 @@ import grpc
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.registry import Collector
 
+from vrs.grpc_wrapping import WrapOncePerMethod
+
 if TYPE_CHECKING:
     Context = grpc.aio.ServicerContext[Any, Any]
     Handler = grpc.RpcMethodHandler[Any, Any]
-    Interceptor = grpc.aio.ServerInterceptor[Any, Any]
 else:
     Context = grpc.aio.ServicerContext
     Handler = grpc.RpcMethodHandler
-    Interceptor = grpc.aio.ServerInterceptor
 Behavior = Callable[[Any, "Context"], Awaitable[Any]]
 
 # Seconds; from a cached answer (~1 ms) to a bulk upsert stream (minutes).
@@ -53,32 +53,26 @@ class GrpcServerMetrics:
         return [self.requests, self.duration, self.in_flight]
 
 
-class MetricsInterceptor(Interceptor):
+class MetricsInterceptor(WrapOncePerMethod):
     """Counts and times every call with a unary response, refused ones included (it runs
     outermost, before authentication). Streaming responses (health Watch, reflection) pass
     through uncounted."""
 
     def __init__(self, metrics: GrpcServerMetrics) -> None:
+        super().__init__()
         self._metrics = metrics
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
-        details: grpc.HandlerCallDetails,
-    ) -> Handler:
-        handler = await continuation(details)
-        if handler is None:
-            return handler
-        service, _, method = details.method.lstrip("/").rpartition("/")
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        service, _, name = method.lstrip("/").rpartition("/")
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap(service, method, cast(Behavior, handler.unary_unary)),
+                self._wrap(service, name, cast(Behavior, handler.unary_unary)),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._wrap(service, method, cast(Behavior, handler.stream_unary)),
+                self._wrap(service, name, cast(Behavior, handler.stream_unary)),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -88,6 +82,15 @@ class MetricsInterceptor(Interceptor):
         metrics = self._metrics
         in_flight = metrics.in_flight.labels(service, method)
         duration = metrics.duration.labels(service, method)
+        # This method's counter by status code, each looked up once: labels() builds a key and
+        # takes the metric's lock. Filled as codes occur, so no series appears before its call.
+        requests: dict[grpc.StatusCode, Counter] = {}
+
+        def count(code: grpc.StatusCode) -> None:
+            child = requests.get(code)
+            if child is None:
+                child = requests[code] = metrics.requests.labels(service, method, code.name)
+            child.inc()
 
         async def observed(request: Any, context: Context) -> Any:
             started = time.perf_counter()
@@ -106,6 +109,6 @@ class MetricsInterceptor(Interceptor):
             finally:
                 in_flight.dec()
                 duration.observe(time.perf_counter() - started)
-                metrics.requests.labels(service, method, code.name).inc()
+                count(code)
 
         return observed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.registry import Collector
@@ -53,9 +53,12 @@ class SearchMetrics:
         )
         # Every label value exists from the start: a rate over a series that appears late
         # misses its first increments.
-        for kind in ("result", "embedding"):
-            for outcome in ("hit", "miss", "error"):
-                self.cache_requests.labels(kind, outcome)
+        # Looked up once here: labels() builds a key and takes a lock, on every cache lookup.
+        self._cache_requests: dict[tuple[CacheKind, CacheOutcome], Counter] = {
+            (kind, outcome): self.cache_requests.labels(kind, outcome)
+            for kind in get_args(CacheKind)
+            for outcome in get_args(CacheOutcome)
+        }
         for mode in ("exact", "hnsw"):
             self.queries.labels(mode)
             self.store_query.labels(mode)
@@ -67,7 +70,7 @@ class SearchMetrics:
         self.results.observe(matches)
 
     def cache(self, kind: CacheKind, outcome: CacheOutcome) -> None:
-        self.cache_requests.labels(kind, outcome).inc()
+        self._cache_requests[(kind, outcome)].inc()
 
     def cache_count(self, kind: CacheKind | None, outcome: CacheOutcome) -> int:
         """Lookups with `outcome`, of `kind` (None: of both kinds)."""
