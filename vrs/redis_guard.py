@@ -74,7 +74,9 @@ class RedisGuard:
         # Any exception, not only Redis and socket ones: a garbled reply that op cannot parse
         # must not fail the caller either.
         try:
-            return await asyncio.wait_for(op(self.client), self._timeout_s)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for starts a task per call.
+            async with asyncio.timeout(self._timeout_s):
+                return await op(self.client)
         except Exception as exc:
             self.errors += 1
             self._down_until = time.monotonic() + self._retry_after_s
