@@ -104,7 +104,7 @@ def model_only(eng: InferenceEngine, pixels: list[Pixels], batch: int, seconds: 
 
 async def pipeline(eng: InferenceEngine, images: list[bytes], rounds: int) -> tuple[float, int]:
     """Images/s of JPEG bytes to vectors through ImageEmbedder, every image requested at once."""
-    settings = ModelSettings(max_batch_size=32, max_batch_wait_ms=5)
+    settings = ModelSettings()  # the engine's own batch size for its runtime
     embedder = ImageEmbedder(eng, settings, ImageSettings(), ImageFetcher(ImageSettings()))
     await asyncio.gather(*(embedder.embed(d) for d in images[:8]))  # warm-up
     passes = eng.forward_passes

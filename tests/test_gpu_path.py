@@ -78,8 +78,12 @@ def test_gpu_passes_take_128_images() -> None:
     assert max_batch_for(CUDA, ModelSettings()) == 128
 
 
-def test_cpu_passes_take_32_images() -> None:
+def test_cpu_passes_take_32_images_when_one_pass_takes_every_core() -> None:
     assert max_batch_for(CPU, ModelSettings()) == 32
+
+
+def test_cpu_passes_take_8_images_when_streams_run_passes_in_parallel() -> None:
+    assert max_batch_for(CPU, ModelSettings(), parallelism=2) == 8
 
 
 def test_max_batch_setting_wins_on_gpu() -> None:

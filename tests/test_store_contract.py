@@ -192,4 +192,7 @@ def test_server_collections_take_cluster_layout_from_settings() -> None:
     assert params["vectors_config"].distance == qm.Distance.EUCLID
     assert params["vectors_config"].on_disk is True
     assert params["quantization_config"].scalar.type == qm.ScalarType.INT8
-    assert collection_params(StoreSettings(), 8)["quantization_config"] is None
+    assert (
+        collection_params(StoreSettings(scalar_quantization=False), 8)["quantization_config"]
+        is None
+    )

@@ -80,6 +80,11 @@ class QdrantEdgeStore:
                 full_scan_threshold=_FULL_SCAN_THRESHOLD_KB,
             ),
             optimizers=qe.EdgeOptimizersConfig(indexing_threshold=settings.indexing_threshold_kb),
+            quantization_config=qe.ScalarQuantizationConfig(
+                type=qe.ScalarType.Int8, always_ram=True
+            )
+            if settings.scalar_quantization
+            else None,
         )
         try:
             if (path / "wal").exists() or (path / "segments").exists():
@@ -166,7 +171,9 @@ class QdrantEdgeStore:
             filter=flt.to_qdrant(_DIALECT),
             score_threshold=max_distance,
             with_payload=True,
-            params=qe.SearchParams(hnsw_ef=hnsw_ef, exact=exact),
+            params=qe.SearchParams(
+                hnsw_ef=hnsw_ef, exact=exact, quantization=_quantization_params(self._settings)
+            ),
         )
         return [
             Hit(StoredProduct.from_payload(p.payload or {}), float(p.score))
@@ -218,6 +225,14 @@ def existing_dimension(settings: StoreSettings, model_id: str) -> int | None:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigurationError(f"cannot read the Qdrant Edge config in {config}: {exc}") from exc
+
+
+def _quantization_params(settings: StoreSettings) -> qe.QuantizationSearchParams | None:
+    if not settings.scalar_quantization:
+        return None
+    return qe.QuantizationSearchParams(
+        rescore=settings.quantization_rescore, oversampling=settings.quantization_oversampling
+    )
 
 
 def _payload(item: StoredProduct) -> dict[str, object]:

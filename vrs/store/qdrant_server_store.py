@@ -92,6 +92,14 @@ class QdrantServerStore:
         self._owns_client = owns_client
         self._timeout = int(max(1, settings.timeout_s))
         self._model_checked_at = time.monotonic()
+        self._quantization = (
+            qm.QuantizationSearchParams(
+                rescore=settings.quantization_rescore,
+                oversampling=settings.quantization_oversampling,
+            )
+            if settings.scalar_quantization
+            else None
+        )
 
     @classmethod
     def open_for_writing(
@@ -236,7 +244,9 @@ class QdrantServerStore:
             limit=k,
             query_filter=flt.to_qdrant(_DIALECT),
             score_threshold=max_distance,
-            search_params=qm.SearchParams(hnsw_ef=hnsw_ef, exact=exact),
+            search_params=qm.SearchParams(
+                hnsw_ef=hnsw_ef, exact=exact, quantization=self._quantization
+            ),
             with_payload=True,
             timeout=self._timeout,
         )

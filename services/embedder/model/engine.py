@@ -44,7 +44,7 @@ class InferenceEngine:
         )
         # Passes in flight at once: the runtime's request pool (OpenVINO streams), else one.
         self.parallelism = self.runner.parallelism
-        self.max_batch = max_batch_for(self.device, settings)
+        self.max_batch = max_batch_for(self.device, settings, self.parallelism)
         shape = (1, 3, 1, 1)
         self._mean = torch.tensor(backbone.mean, device=self.device).view(shape)
         self._std = torch.tensor(backbone.std, device=self.device).view(shape)

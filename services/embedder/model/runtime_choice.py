@@ -15,6 +15,9 @@ from vrs.settings import ModelSettings
 log = logging.getLogger(__name__)
 
 CPU_MAX_BATCH = 32
+# With several OpenVINO streams a pass runs on one of them: small batches spread a burst over
+# every stream (batch 1 already fills a stream; measured in benchmarks/embed_throughput.py).
+STREAM_MAX_BATCH = 8
 # A GPU only fills up with large batches; CUDA graphs are captured for each bucket up to it.
 GPU_MAX_BATCH = 128
 
@@ -29,11 +32,14 @@ def pick_device(settings: ModelSettings) -> torch.device:
     return torch.device("cuda")
 
 
-def max_batch_for(device: torch.device, settings: ModelSettings) -> int:
-    """Most images one forward pass takes: the setting, else 128 on a GPU and 32 on CPU."""
+def max_batch_for(device: torch.device, settings: ModelSettings, parallelism: int = 1) -> int:
+    """Most images one forward pass takes: the setting, else 128 on a GPU, 8 per pass where
+    the CPU runtime runs passes in parallel, and 32 where one pass takes every core."""
     if settings.max_batch_size:
         return settings.max_batch_size
-    return GPU_MAX_BATCH if device.type == "cuda" else CPU_MAX_BATCH
+    if device.type == "cuda":
+        return GPU_MAX_BATCH
+    return STREAM_MAX_BATCH if parallelism > 1 else CPU_MAX_BATCH
 
 
 def build_runner(
