@@ -60,7 +60,9 @@ serve-search: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.embed_throughput
-	$(BIN)/python -m benchmarks.search_latency
+	$(BIN)/python -m benchmarks.decode_speed
+	$(BIN)/python -m benchmarks.cache_hit
+	$(BIN)/python -m benchmarks.ann_scale
 	$(BIN)/python -m benchmarks.decode_memory
 	$(BIN)/python -m benchmarks.feature_quality
 
