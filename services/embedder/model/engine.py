@@ -80,13 +80,11 @@ class InferenceEngine:
         side = self.crop.crop
         started = time.perf_counter()
         blank = np.zeros((side, side, 3), dtype=np.uint8)
-        threads = [
-            threading.Thread(target=self._forward, args=([blank],)) for _ in range(self.parallelism)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        # One after the other: the runner's request pool hands each call the next request, so
+        # every one is warmed. Concurrent first passes (one thread per request) hung two of
+        # this machine's test starts, racing lazy initialisation in torch or OpenVINO.
+        for _ in range(self.parallelism):
+            self._forward([blank])
         if isinstance(self.runner, CudaGraphRunner):
             # A graph is captured per batch bucket: warm every one, so no request pays for it.
             for size in self.runner.buckets:
