@@ -28,6 +28,14 @@ from vrs.store.base import VectorStore
 from vrs.store.qdrant_edge_store import QdrantEdgeStore
 from vrs.store.qdrant_server_store import QdrantServerStore
 
+# The converted OpenVINO models of a test run live under build/ (which `.ci/run` clears), not
+# in the user's cache: a clean run converts every model it uses for real.
+TEST_OPENVINO_CACHE = Path(__file__).resolve().parents[2] / "build" / "openvino-cache"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("VRS_MODEL_OPENVINO_CACHE_DIR", str(TEST_OPENVINO_CACHE))
+
 
 @pytest.fixture(scope="session")
 def sample_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:

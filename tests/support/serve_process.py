@@ -25,6 +25,9 @@ def serve_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
     directory; no VRS_* variable of the caller's leaks in."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VRS_")}
     env.update(FAST_MODEL)
+    # The test run's converted models (see tests/support/fixtures.py), not a conversion each.
+    if "VRS_MODEL_OPENVINO_CACHE_DIR" in os.environ:
+        env["VRS_MODEL_OPENVINO_CACHE_DIR"] = os.environ["VRS_MODEL_OPENVINO_CACHE_DIR"]
     env.update(
         {
             "VRS_GRPC_HOST": "127.0.0.1",
