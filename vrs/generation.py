@@ -194,6 +194,7 @@ class BumpRetrier:
         self._generation = generation
         self._guard = guard
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         # A previous run may have died between a store write and its bump, and a redelivered
@@ -202,13 +203,16 @@ class BumpRetrier:
         self._task = asyncio.create_task(self._run(), name="generation-bump-retrier")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        # The flag as well as the cancel: a cancellation that a Redis call turns into an error
+        # must not leave the loop waiting for the next change (stop would wait forever).
+        while not self._stopping:
             await self._generation.wait_pending()
             await self._generation.catch_up()
             if self._generation.pending:

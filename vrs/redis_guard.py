@@ -78,6 +78,11 @@ class RedisGuard:
             async with asyncio.timeout(self._timeout_s):
                 return await op(self.client)
         except Exception as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # redis-py can turn a cancellation into a timeout or connection error (3.11):
+                # the caller is being cancelled, not failing over; Redis is not down either.
+                raise asyncio.CancelledError from exc
             self.errors += 1
             self._down_until = time.monotonic() + self._retry_after_s
             log.warning(
