@@ -74,9 +74,9 @@ class RedisGuard:
         # Any exception, not only Redis and socket ones: a garbled reply that op cannot parse
         # must not fail the caller either.
         try:
-            # asyncio.timeout, not wait_for: on 3.11 wait_for starts a task per call.
-            async with asyncio.timeout(self._timeout_s):
-                return await op(self.client)
+            # wait_for, not asyncio.timeout: after the loop stalls (a model loading), wait_for
+            # still takes a reply that came in time; asyncio.timeout cancels it (a test flaked).
+            return await asyncio.wait_for(op(self.client), self._timeout_s)
         except Exception as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
