@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.machine import SEED_CATALOG
 from vrs.catalog import Product, StoredProduct
 from vrs.settings import StoreSettings
 from vrs.store.filters import ProductFilter
@@ -38,7 +39,6 @@ from vrs.store.qdrant_edge_store import QdrantEdgeStore
 
 DIM = 2048
 MODEL_ID = "ann-scale@bench"
-SEED_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "catalog" / "seed-products"
 CACHE = Path("var/bench/ann_scale_seed_vectors.npz")
 CLUSTER_SIZE = 100
 SPREAD = 0.33

@@ -16,15 +16,14 @@ import argparse
 import asyncio
 import io
 import os
-import platform
 import random
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from benchmarks.machine import SEED_CATALOG, cpu_model
 from services.embedder.decode import Pixels, prepare
 from services.embedder.embedding import ImageEmbedder
 from services.embedder.model.backbones import BACKBONES
@@ -34,7 +33,6 @@ from vrs.image_source import ImageFetcher
 from vrs.sample_catalog import CATEGORIES, draw_product
 from vrs.settings import ImageSettings, ModelSettings
 
-SEED_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "catalog" / "seed-products"
 # (label, runtime, precision); the first is the baseline every ratio is against.
 RUNTIMES = (
     ("torch eager fp32", "torch", "fp32"),
@@ -127,16 +125,6 @@ def decode_only(images: list[bytes], eng: InferenceEngine, workers: int) -> floa
     return 2 * len(images) / (time.perf_counter() - started)
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backbone", choices=sorted(BACKBONES), action="append")
@@ -145,7 +133,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="pipeline rounds over the images")
     args = parser.parse_args()
     images, source = photos(args.images)
-    print(f"{cpu_name()}, {os.cpu_count()} cores; {source}")
+    print(f"{cpu_model()}, {os.cpu_count()} cores; {source}")
     for backbone in args.backbone or ["inception_v3", "efficientnet_lite0"]:
         print(f"\n{backbone}: images/s (x: ratio to {RUNTIMES[0][0]}'s figure)")
         print(

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from benchmarks.machine import SEED_CATALOG
 from services.embedder.decode import CropSpec, Pixels, prepare, with_crop_fraction
 from services.embedder.model.backbones import BACKBONES
 from services.embedder.model.engine import InferenceEngine
@@ -31,7 +32,6 @@ from services.embedder.model.weights import load_model
 from vrs.evaluation.queryset import SourcePhoto, make_query_set
 from vrs.settings import ModelSettings
 
-SEED_CATALOG = Path(__file__).resolve().parents[2] / "shared" / "catalog" / "seed-products"
 VARIANTS = (
     "avg",
     "avg-l2",

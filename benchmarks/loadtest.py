@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import platform
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from pathlib import Path
 from benchmarks.load_mix import LevelResult, LoadClient, Workload, run_level
 from benchmarks.load_report import level_table, rss_mib
 from benchmarks.load_server import own_server
+from benchmarks.machine import SEED_CATALOG, cpu_model
 from vrs.bind_policy import is_loopback
 from vrs.cli.catalog_files import read_catalog
 from vrs.cli.client import VrsClient
@@ -32,8 +32,7 @@ from vrs.grpc_client import open_channel, target_host
 from vrs.sample_catalog import generate
 from vrs.settings import ClientSettings
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED_CATALOG = ROOT.parent / "shared" / "catalog" / "seed-products" / "catalog.csv"
+SEED_CATALOG_CSV = SEED_CATALOG / "catalog.csv"
 
 
 class NotLoopback(ValueError):
@@ -53,8 +52,8 @@ def require_loopback(address: str) -> None:
 
 def catalog_csv(workdir: Path) -> Path:
     """The seed photos where they are, else a catalog drawn into workdir."""
-    if SEED_CATALOG.is_file():
-        return SEED_CATALOG
+    if SEED_CATALOG_CSV.is_file():
+        return SEED_CATALOG_CSV
     return generate(workdir / "drawn-catalog")
 
 
@@ -154,16 +153,6 @@ def measure(
         print()
         print(level_table(result))
     print(f"\nserver RSS: {before} before the load, {rss_mib(pid)} after")
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":
