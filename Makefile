@@ -43,11 +43,11 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 demo: $(STAMP)
-	$(BIN)/python -m vrs.demo
+	$(BIN)/python -m services.demos.demo
 
 # The web page and JSON API with the sample catalog indexed, until Ctrl-C (VRS_WEB_PORT: 8080).
 web: $(STAMP)
-	$(BIN)/python -m vrs.web_demo
+	$(BIN)/python -m services.demos.web_demo
 
 serve: $(STAMP)
 	$(BIN)/vrs serve

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.machine import SEED_CATALOG
-from vrs.catalog import Product, StoredProduct
+from vrs.catalog.products import Product, StoredProduct
 from vrs.settings import StoreSettings
 from vrs.store.filters import ProductFilter
 from vrs.store.qdrant_edge_store import QdrantEdgeStore
@@ -127,10 +127,10 @@ def seed_catalog(catalog: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, str
 
 def _embed_seed_catalog(catalog: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     # The model stack only when the cache is cold: the benchmark itself needs none of it.
-    from services.embedder.decode import prepare
-    from services.embedder.model.backbones import BACKBONES
-    from services.embedder.model.engine import InferenceEngine
-    from services.embedder.model.weights import load_model
+    from services.embedder.decoding.cpu_decode import prepare
+    from services.embedder.models.backbones import BACKBONES
+    from services.embedder.models.weights import load_model
+    from services.embedder.runtimes.engine import InferenceEngine
     from vrs.evaluation.queryset import SourcePhoto, make_query_set
     from vrs.settings import ModelSettings
 

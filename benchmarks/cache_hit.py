@@ -25,8 +25,9 @@ import numpy as np
 import redis.asyncio as aioredis
 
 from benchmarks.load_server import throwaway_redis
-from services.process_roles import create_server
-from vrs.catalog import Product, StoredProduct, Vector
+from services.composition import create_server
+from vrs.catalog.products import Product, StoredProduct
+from vrs.catalog.vectors import Vector
 from vrs.settings import Settings, StoreSettings
 from vrs.store.async_store import AsyncStore
 from vrs.store.base import VectorStore

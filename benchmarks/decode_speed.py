@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from services.embedder.decode import CropSpec, Pixels, prepare, with_crop_fraction
-from services.embedder.model.backbones import BACKBONES
-from services.embedder.model.features import parse_features
+from services.embedder.decoding.cpu_decode import CropSpec, Pixels, prepare, with_crop_fraction
+from services.embedder.models.backbones import BACKBONES
+from services.embedder.models.features import parse_features
 from tests.support.photos import photo_jpeg
 from vrs.settings import ImageSettings, ModelSettings
 

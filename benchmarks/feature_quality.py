@@ -23,12 +23,12 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.machine import SEED_CATALOG
-from services.embedder.decode import CropSpec, Pixels, prepare, with_crop_fraction
-from services.embedder.model.backbones import BACKBONES
-from services.embedder.model.engine import InferenceEngine
-from services.embedder.model.features import Features, parse_features
-from services.embedder.model.pooling import l2_normalize, pool
-from services.embedder.model.weights import load_model
+from services.embedder.decoding.cpu_decode import CropSpec, Pixels, prepare, with_crop_fraction
+from services.embedder.models.backbones import BACKBONES
+from services.embedder.models.features import Features, parse_features
+from services.embedder.models.pooling import l2_normalize, pool
+from services.embedder.models.weights import load_model
+from services.embedder.runtimes.engine import InferenceEngine
 from vrs.evaluation.queryset import SourcePhoto, make_query_set
 from vrs.settings import ModelSettings
 

@@ -26,13 +26,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from services.embedder.decode import Pixels, prepare
-from services.embedder.embedding import ImageEmbedder
-from services.embedder.model.backbones import BACKBONES
-from services.embedder.model.engine import InferenceEngine
-from services.embedder.model.weights import load_model
-from vrs.image_source import ImageFetcher
-from vrs.sample_catalog import CATEGORIES, draw_product
+from services.embedder.decoding.cpu_decode import Pixels, prepare
+from services.embedder.embedding.embedder import ImageEmbedder
+from services.embedder.models.backbones import BACKBONES
+from services.embedder.models.weights import load_model
+from services.embedder.runtimes.engine import InferenceEngine
+from vrs.catalog.sample import CATEGORIES, draw_product
+from vrs.images.source import ImageFetcher
 from vrs.settings import ImageSettings, ModelSettings
 
 BATCHES = (32, 64, 128)

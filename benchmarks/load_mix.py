@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import grpc
 from PIL import Image
 
-from vrs.cli.catalog_files import CatalogEntry
+from services.cli.catalog_files import CatalogEntry
 from vrs.v1 import common_pb2, embedder_pb2, embedder_pb2_grpc, search_pb2, search_pb2_grpc
 
 PRODUCT_CACHED = "SearchByProduct cached"

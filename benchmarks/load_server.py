@@ -62,7 +62,7 @@ def own_server(workdir: Path, backbone: str = "efficientnet_lite0") -> Iterator[
         log_path = workdir / "serve.log"
         log = stack.enter_context(log_path.open("w"))
         process = subprocess.Popen(
-            [sys.executable, "-m", "vrs.cli.main", "serve"],
+            [sys.executable, "-m", "services.cli.main", "serve"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

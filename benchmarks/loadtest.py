@@ -24,12 +24,12 @@ from benchmarks.load_mix import LevelResult, LoadClient, Workload, run_level
 from benchmarks.load_report import level_table, rss_mib
 from benchmarks.load_server import own_server
 from benchmarks.machine import SEED_CATALOG, cpu_model
-from vrs.bind_policy import is_loopback
-from vrs.cli.catalog_files import read_catalog
-from vrs.cli.client import VrsClient
-from vrs.cli.index import index_catalog
-from vrs.grpc_client import open_channel, target_host
-from vrs.sample_catalog import generate
+from services.cli.catalog_files import read_catalog
+from services.cli.client import VrsClient
+from services.cli.index import index_catalog
+from vrs.catalog.sample import generate
+from vrs.rpc.client import open_channel, target_host
+from vrs.security.bind_policy import is_loopback
 from vrs.settings import ClientSettings
 
 SEED_CATALOG_CSV = SEED_CATALOG / "catalog.csv"

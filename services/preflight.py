@@ -7,9 +7,9 @@ import asyncio
 import logging
 from typing import Literal
 
-from vrs.bind_policy import check_bind
 from vrs.errors import VrsError
-from vrs.redis_check import check_redis, check_redis_settings
+from vrs.redis_access.check import check_redis, check_redis_settings
+from vrs.security.bind_policy import check_bind
 from vrs.settings import Settings
 from vrs.store.factory import check_shared_store
 from vrs.store.qdrant_errors import endpoint
@@ -26,7 +26,7 @@ async def preflight(settings: Settings, role: Role) -> None:
     warns about a cache Redis that does not answer (the cache is optional)."""
     if role == "web" or (role == "all" and settings.web.port is not None):
         # Imported here: only a process that serves HTTP needs the gateway's modules.
-        from services.web.gateway import check_gateway_settings
+        from services.web.wiring import check_gateway_settings
 
         check_gateway_settings(settings)
     if role == "web":

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.eval_env import catalog_sample, index_entries, query_rows, query_set, run_cli
 from tests.support.search_env import Vrs, running_vrs
 from tests.support.stores import StoreFactory

@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 
 from services.embedder.events.applier import Applied, PendingChange
-from services.embedder.model.engine import InferenceEngine
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.change_events import (
     PRODUCT_ID,
     delete_at,
@@ -25,7 +25,7 @@ from tests.support.change_events import (
 from tests.support.events_pipeline import EventsPipeline, events_pipeline
 from tests.support.factories import make_embedder
 from tests.support.redis_server import RedisServer
-from vrs.catalog import StoredProduct
+from vrs.catalog.products import StoredProduct
 
 APPLIED = Applied.APPLIED
 SUPERSEDED = Applied.SUPERSEDED

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
-from services.process_roles import create_server
+from services.composition import create_server
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.factories import settings_for
 from tests.support.products import WIDE, largest_product, unit_vector, vector_upsert
 from tests.support.search_env import Vrs, running_vrs
 from tests.support.stores import StoreFactory
-from vrs.catalog import Product, StoredProduct
+from vrs.catalog.products import Product, StoredProduct
 from vrs.errors import ConfigurationError
 from vrs.limits import (
     MAX_CATEGORY_BYTES,
@@ -26,7 +26,7 @@ from vrs.limits import (
     RESPONSE_OVERHEAD_BYTES,
     check_response_fits,
 )
-from vrs.proto_convert import stored_product_to_proto
+from vrs.rpc.convert import stored_product_to_proto
 from vrs.settings import Settings
 from vrs.store.base import VectorStore
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2

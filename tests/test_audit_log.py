@@ -13,7 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.auth_env import client_of, secured_vrs, status_of, write_tokens_file
 from tests.support.products import unit_vector, vector_upsert
 from tests.support.search_env import running_vrs

@@ -10,7 +10,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.auth_env import Client, client_of, secured_vrs, status_of, write_tokens_file
 from tests.support.tls_env import client_tls, make_pki, server_tls
 from vrs.auth.roles import Access, Role, required_access

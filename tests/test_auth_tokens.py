@@ -12,7 +12,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from services.embedder.embedding import ImageEmbedder
+from services.cli.token import new_token
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.auth_env import (
     RELOAD_S,
     client_of,
@@ -23,7 +24,6 @@ from tests.support.auth_env import (
 )
 from tests.support.search_env import running_vrs
 from vrs.auth.tokens import TokensFileError, parse_tokens_file, token_digest
-from vrs.cli.token import new_token
 from vrs.errors import ConfigurationError
 from vrs.settings import StoreSettings
 from vrs.store.qdrant_edge_store import QdrantEdgeStore

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from services.embedder.model.engine import InferenceEngine
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.faulty import BUG_SECRET, BUG_TRIGGER, running_buggy_vrs
 from tests.support.images import product_jpeg
 from tests.support.search_env import Vrs

@@ -11,8 +11,8 @@ import grpc
 import numpy as np
 import pytest_asyncio
 
-from services.embedder.model.engine import InferenceEngine
-from services.process_roles import create_server
+from services.composition import create_server
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.factories import make_embedder, settings_for
 from tests.support.images import product_jpeg
 from vrs.v1 import common_pb2, embedder_pb2, embedder_pb2_grpc

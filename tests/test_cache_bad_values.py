@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 import redis
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.cache_env import image_query, memory_store, upsert
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer

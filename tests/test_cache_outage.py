@@ -12,13 +12,13 @@ import pytest
 import pytest_asyncio
 import redis
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.cache_env import first_answer, guard_for, image_query, memory_store, upsert
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer
 from tests.support.search_env import running_vrs
-from vrs.generation import BumpRetrier, CatalogGeneration, catalog_generation
-from vrs.redis_guard import RedisGuard
+from vrs.redis_access.generation import BumpRetrier, CatalogGeneration
+from vrs.redis_access.guard import RedisGuard
 
 PREFIX = "outage"
 GuardFactory = Callable[[str], RedisGuard]
@@ -145,8 +145,8 @@ async def test_searches_in_the_writers_process_read_no_generation_until_its_bump
     redis_server: RedisServer, lockable_user: Callable[[bool], None], guards: GuardFactory
 ) -> None:
     guard = guards(embedder_url(redis_server))
-    writer = catalog_generation(guard, PREFIX)
-    reader = catalog_generation(guard, PREFIX)  # the search service of the same process
+    # The composition root hands the embedder's generation to the search of its process.
+    writer = reader = CatalogGeneration(guard, PREFIX)
     before = await first_answer(reader.current)
 
     lockable_user(False)

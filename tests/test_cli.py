@@ -17,9 +17,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
+from services.cli.contact_sheet import layout, tile_box
 from tests.support.images import product_jpeg
 from tests.support.redis_server import free_port
-from vrs.cli.contact_sheet import layout, tile_box
 
 pytestmark = pytest.mark.slow
 CATEGORIES = ["shirt", "shoes", "bag", "hat"]
@@ -39,7 +39,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     log = (workdir / "serve.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "vrs.cli.main", "serve"],
+        [sys.executable, "-m", "services.cli.main", "serve"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -76,7 +76,7 @@ def folder_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def vrs(address: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "vrs.cli.main", "--address", address, *map(str, args)],
+        [sys.executable, "-m", "services.cli.main", "--address", address, *map(str, args)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from services.cli.main import main
 from tests.support.redis_server import free_port
 from tests.support.vector_files import BAD_NPZ, pickled_npy
-from vrs.cli.main import main
 
 # Nothing listens here: the commands below fail before they would need a server.
 DEAD_ADDRESS = f"127.0.0.1:{free_port()}"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.cli.catalog_files import CatalogEntry
+from services.cli.index import upsert_request
 from tests.support.images import product_jpeg
-from vrs.catalog import Product
-from vrs.cli.catalog_files import CatalogEntry
-from vrs.cli.index import upsert_request
-from vrs.image_source import ImageInput
-from vrs.proto_convert import image_from_proto, product_from_proto
+from vrs.catalog.products import Product
+from vrs.images.source import ImageInput
+from vrs.rpc.convert import image_from_proto, product_from_proto
 
 
 def photo_file(tmp_path: Path) -> Path:

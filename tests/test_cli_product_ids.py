@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
+from services.cli.main import main
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.images import product_jpeg
 from tests.support.products import unit_vector
 from tests.support.search_env import Vrs, running_vrs
 from tests.support.stores import StoreFactory
-from vrs.cli.main import main
 from vrs.v1 import embedder_pb2
 
 

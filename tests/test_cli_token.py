@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from services.embedder.embedding import ImageEmbedder
+from services.cli.main import main
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.auth_env import secured_vrs, write_tokens_file
-from vrs.cli.main import main
 
 
 def create_token(capsys: pytest.CaptureFixture[str], name: str, roles: str) -> tuple[str, str]:

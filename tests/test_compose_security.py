@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from tests.support.k8s_render import DEPLOY, ROOT
 from tests.support.redis_tls import TlsRedisServer
 from vrs.errors import ConfigurationError
-from vrs.redis_check import check_redis
+from vrs.redis_access.check import check_redis
 from vrs.settings import RedisSettings
 
 TLS_DIR_VARIABLE = re.compile(r"\$\{VRS_TLS_DIR:-[^}]*\}")

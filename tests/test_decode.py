@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from services.embedder.decode import CropSpec, decode, prepare
+from services.embedder.decoding.cpu_decode import CropSpec, decode, prepare
 from tests.support.images import decompression_bomb, encode, every_mode, product_jpeg
 from vrs.errors import InvalidImage
 

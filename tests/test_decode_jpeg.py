@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from services.embedder.decode import CropSpec, decode, open_image, prepare, to_pixels
-from services.embedder.model.engine import InferenceEngine
+from services.embedder.decoding.cpu_decode import CropSpec, decode, open_image, prepare, to_pixels
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.images import encode
 from tests.support.photos import mpo, photo_jpeg
 from vrs.errors import InvalidImage

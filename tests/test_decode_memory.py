@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from services.embedder.decode import CropSpec, decode, prepare, to_pixels
-from services.embedder.large_decodes import LargeDecodeGate
-from services.embedder.model.engine import InferenceEngine
+from services.embedder.decoding.cpu_decode import CropSpec, decode, prepare, to_pixels
+from services.embedder.decoding.large_decodes import LargeDecodeGate
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.big_png import big_rgba_png
 from tests.support.images import encode
 from tests.support.memory_probe import MemoryReport
-from vrs.sample_catalog import draw_product
+from vrs.catalog.sample import draw_product
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_PIXELS = 40_000_000

@@ -25,7 +25,7 @@ from tests.support.k8s_render import (
     render,
     workloads,
 )
-from vrs.settings import env_reference
+from vrs.settings.reference import env_reference
 
 K8S_VERSION = "1.32"
 SETTINGS = {name for name, _, _ in env_reference()}

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.support.k8s_render import OVERLAYS, by_kind, containers, env_of, render, workloads
-from vrs.grpc_client import target_host
+from vrs.rpc.client import target_host
 
 Doc = dict[str, Any]
 HEADLESS = "vrs-embedder-headless"

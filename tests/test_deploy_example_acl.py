@@ -13,13 +13,13 @@ import pytest
 from pydantic import SecretStr
 from redis.exceptions import NoPermissionError
 
+from services.cli.main import main
 from tests.support.certs import CertificateAuthority
 from tests.support.k8s_render import example_secrets
 from tests.support.redis_tls import VRS_ACL_RULES, TlsRedisServer
-from vrs.cli.main import main
 from vrs.errors import ConfigurationError
-from vrs.redis_check import check_redis
-from vrs.redis_guard import redis_client
+from vrs.redis_access.check import check_redis
+from vrs.redis_access.connection import redis_client
 from vrs.settings import RedisSettings
 
 VRS_PASSWORD = "vrs-acl-s3cret"

@@ -13,8 +13,8 @@ from tests.support.k8s_security import (
     secret_behind,
     service_env,
 )
-from vrs.bind_policy import missing_protection
-from vrs.grpc_client import target_host
+from vrs.rpc.client import target_host
+from vrs.security.bind_policy import missing_protection
 from vrs.settings import AuthSettings, ServerSettings
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from services.cli.main import main
 from tests.support.certs import CertificateAuthority
 from tests.support.k8s_render import render
 from tests.support.k8s_security import SERVICES, Doc, service_env
 from tests.support.tls_env import bare_server
-from vrs.cli.main import main
 
 
 @pytest.fixture(scope="module")

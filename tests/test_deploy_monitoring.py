@@ -168,7 +168,7 @@ def test_hpas_scale_on_metrics_the_adapter_rules_serve(overlay: str, monitoring:
 def test_vrs_exports_every_metric_the_dashboard_and_the_adapter_may_read() -> None:
     exported = exported_by_vrs()
     missing = {name: kind for name, kind in EXPORTED.items() if exported.get(name) != kind}
-    assert not missing, f"vrs.metrics lacks (or types otherwise) {missing}"
+    assert not missing, f"vrs.observability.metrics lacks (or types otherwise) {missing}"
 
 
 def test_the_dashboard_queries_only_metrics_vrs_exports() -> None:

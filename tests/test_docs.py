@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vrs.settings import env_reference_markdown
+from vrs.settings.reference import env_reference_markdown
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

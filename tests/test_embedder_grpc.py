@@ -14,8 +14,8 @@ import pytest
 import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.embedder.embedding import ImageEmbedder
-from services.embedder.model.engine import InferenceEngine
+from services.embedder.embedding.embedder import ImageEmbedder
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.factories import make_embedder
 from tests.support.images import decompression_bomb, every_mode, product_jpeg
 from tests.support.servers import RunningEmbedder, embedder_server

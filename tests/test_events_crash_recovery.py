@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from services.embedder.events.consumer import Entry, EventsConsumer
 from tests.support.events_pipeline import DEAD, STREAM, sync_redis
 from tests.support.events_replica import Pipeline

@@ -11,8 +11,8 @@ import pytest
 import pytest_asyncio
 import redis
 
-from services.embedder.embedding import ImageEmbedder
-from services.embedder.model.engine import InferenceEngine
+from services.embedder.embedding.embedder import ImageEmbedder
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.events_pipeline import (
     GROUP,
     STREAM,

@@ -11,19 +11,19 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from services.embedder.events.applier import Applied, PendingChange
 from services.embedder.events.locks import LockBusy, LockLost, ProductLocks
-from services.embedder.model.engine import InferenceEngine
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.events_pipeline import KEY_PREFIX, EventsPipeline, events_pipeline
 from tests.support.factories import make_embedder
 from tests.support.image_host import HeldImageHost
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer
-from vrs.catalog import Product, ProductPatch
+from vrs.catalog.products import Product, ProductPatch
 from vrs.events.schema import Update, Upsert
-from vrs.image_source import ImageInput, sha256_hex
-from vrs.redis_guard import redis_client
+from vrs.images.source import ImageInput, sha256_hex
+from vrs.redis_access.connection import redis_client
 from vrs.settings import ImageSettings, RedisSettings
 
 pytestmark = pytest.mark.slow

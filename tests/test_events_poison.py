@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from services.embedder.events.dead_letters import DeadLetters
-from services.embedder.model.engine import InferenceEngine
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.events_pipeline import (
     DEAD,
     GROUP,
@@ -29,12 +29,12 @@ from tests.support.events_pipeline import (
 from tests.support.factories import make_embedder
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer, free_port
-from vrs.catalog import Product, ProductPatch
+from vrs.catalog.products import Product, ProductPatch
 from vrs.errors import InvalidImage
 from vrs.events.publish import delete_event, publish, update_event, upsert_event
 from vrs.events.schema import SCHEMA
-from vrs.image_source import ImageInput
-from vrs.redis_guard import redis_client
+from vrs.images.source import ImageInput
+from vrs.redis_access.connection import redis_client
 from vrs.settings import ImageSettings, RedisSettings
 
 pytestmark = pytest.mark.slow

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.events_pipeline import STREAM, events_settings, sync_redis
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer
 from tests.support.search_env import running_vrs
 from tests.support.stores import StoreFactory
-from vrs.catalog import Product, ProductPatch
+from vrs.catalog.products import Product, ProductPatch
 from vrs.events.publish import publish, update_event, upsert_event
-from vrs.image_source import ImageInput
+from vrs.images.source import ImageInput
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 pytestmark = pytest.mark.slow

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from services.embedder.events.consumer import EventsConsumer
-from services.embedder.model.engine import InferenceEngine
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.events_pipeline import (
     STREAM,
     EventsPipeline,
@@ -23,9 +23,9 @@ from tests.support.events_pipeline import (
 from tests.support.factories import make_embedder
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer
-from vrs.catalog import Product
+from vrs.catalog.products import Product
 from vrs.events.publish import publish, upsert_event
-from vrs.image_source import ImageInput
+from vrs.images.source import ImageInput
 
 pytestmark = pytest.mark.slow
 

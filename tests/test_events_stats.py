@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest_asyncio
 
 from services.embedder.events.consumer import EventsStatus
-from services.embedder.model.engine import InferenceEngine
+from services.embedder.runtimes.engine import InferenceEngine
 from services.embedder.servicer import events_stats_to_proto
 from tests.support.events_pipeline import (
     GROUP,

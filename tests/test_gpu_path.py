@@ -11,25 +11,25 @@ import torch
 from PIL import Image
 from torch import nn
 
-from services.embedder.decode import CropSpec, Pixels, prepare, with_crop_fraction
-from services.embedder.device_decode import (
+from services.embedder.decoding.cpu_decode import CropSpec, Pixels, prepare, with_crop_fraction
+from services.embedder.decoding.device_decode import (
     choose_decoder,
     prepare_on_device,
     resize_and_crop,
 )
-from services.embedder.model.backbones import BACKBONES
-from services.embedder.model.cuda_runner import (
+from services.embedder.models.backbones import BACKBONES
+from services.embedder.runtimes.choice import max_batch_for, pick_device
+from services.embedder.runtimes.cuda_runner import (
     CudaGraphRunner,
     batch_buckets,
     bucket_for,
     padded,
 )
-from services.embedder.model.engine import InferenceEngine
-from services.embedder.model.runtime_choice import max_batch_for, pick_device
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.factories import build_engine
 from tests.support.images import encode, every_mode, product_jpeg
+from vrs.catalog.sample import draw_product
 from vrs.errors import ConfigurationError, InvalidImage
-from vrs.sample_catalog import draw_product
 from vrs.settings import ModelSettings
 
 CPU = torch.device("cpu")

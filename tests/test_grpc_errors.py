@@ -18,7 +18,7 @@ from vrs.errors import (
     UriRefused,
     VrsError,
 )
-from vrs.grpc_errors import error_from_item, error_from_status, item_error, status_code
+from vrs.rpc.status import error_from_item, error_from_status, item_error, status_code
 
 Code = grpc.StatusCode
 

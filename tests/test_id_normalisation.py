@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from vrs.catalog import normalize_product_id, normalize_product_ids
-from vrs.cli.main import main
+from services.cli.main import main
+from vrs.catalog.ids import normalize_product_id, normalize_product_ids
 from vrs.errors import InvalidProduct
 from vrs.events.schema import Delete, Update, Upsert, to_change
 from vrs.v1 import common_pb2, embedder_pb2, events_pb2

@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.images import product_jpeg
 from vrs.errors import InvalidImage, Unavailable, UriRefused
-from vrs.image_source import ImageFetcher, ImageInput
+from vrs.images.source import ImageFetcher, ImageInput
 from vrs.settings import ImageSettings
 
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
+from services.cli.main import main
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.images import product_jpeg
 from tests.support.model_vectors import (
     LEGACY_DIMENSION,
@@ -25,7 +26,6 @@ from tests.support.model_vectors import (
 )
 from tests.support.search_env import Vrs, running_vrs
 from tests.support.stores import StoreFactory
-from vrs.cli.main import main
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 IDS = [f"old-{i:02d}" for i in range(12)]

@@ -14,8 +14,8 @@ import pytest
 
 from tests.support.auth_env import auth_section, client_of, status_of, write_tokens_file
 from tests.support.stub_services import MISSING, stub_server
-from vrs.metrics.grpc_server import GrpcServerMetrics
-from vrs.metrics.values import count
+from vrs.observability.metrics.grpc_server import GrpcServerMetrics
+from vrs.observability.metrics.values import count
 from vrs.v1 import embedder_pb2, search_pb2
 
 FOUND = search_pb2.SearchByProductRequest(product_id="shirt-001")
@@ -62,14 +62,14 @@ async def test_every_call_of_a_method_is_counted_under_its_own_status() -> None:
 async def test_every_call_writes_its_access_log_line_at_info(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="vrs.grpc_server")
+    caplog.set_level(logging.INFO, logger="vrs.rpc.server")
     async with stub_server() as server, client_of(server.port, None) as client:
         await client.search.SearchByProduct(FOUND, timeout=5)
         await status_of(client.search.SearchByProduct(NOT_FOUND, timeout=5))
     lines = [
         (getattr(r, "method", None), getattr(r, "code", None))
         for r in caplog.records
-        if r.name == "vrs.grpc_server" and r.getMessage() == "rpc"
+        if r.name == "vrs.rpc.server" and r.getMessage() == "rpc"
     ]
     assert lines == [(SEARCH, "OK"), (SEARCH, "NOT_FOUND")]
 
@@ -93,7 +93,7 @@ async def test_without_auth_a_write_is_audited_and_a_read_is_not(
 
 SPANS_PROBE = """
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from vrs import tracing
+from vrs.observability import tracing
 made_early = tracing.tracer()
 with made_early.start_as_current_span("before", attributes={"kind": "result"}) as span:
     span.set_attribute("hit", True)

@@ -27,8 +27,8 @@ def test_the_cli_and_vrs_serve_search_never_import_the_model_stack(tmp_path: Pat
     )
     result = probe("cli", env=env)
     assert result.returncode == 0, result.output
-    assert "vrs.cli.main" in result.report["modules"]
-    assert "vrs.cli.ops" in result.report["modules"]
+    assert "services.cli.main" in result.report["modules"]
+    assert "services.cli.ops" in result.report["modules"]
     assert result.report["serve_search_exit"] == 2
     assert "cannot start" in result.output
     assert result.loaded == []

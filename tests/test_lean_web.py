@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL_STACK = ("torch", "torchvision", "timm")
 PROBE = f"""
 import json, sys
-import services.process_roles, services.web.app, services.web.gateway
+import services.composition, services.web.app, services.web.wiring
 import services.web.grpc_backend, services.web.local_backend
 print(json.dumps([m for m in {MODEL_STACK!r} if m in sys.modules]))
 """

@@ -13,10 +13,10 @@ import pytest
 from benchmarks.load_mix import KINDS, Workload, kinds_seen
 from benchmarks.load_report import level_table
 from benchmarks.loadtest import NotLoopback, index, main, require_loopback, run_load
+from services.cli.catalog_files import read_catalog
 from tests.support.redis_server import RedisServer
 from tests.support.serve_process import serve_env, serving
-from vrs.cli.catalog_files import read_catalog
-from vrs.sample_catalog import generate
+from vrs.catalog.sample import generate
 from vrs.v1 import embedder_pb2, embedder_pb2_grpc
 
 pytestmark = pytest.mark.slow

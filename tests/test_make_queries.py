@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from services.cli.main import main
 from tests.support.eval_env import catalog_sample, query_rows
-from vrs.cli.main import main
 
 
 def make(catalog: Path, out: Path, seed: int) -> dict[str, bytes]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import grpc
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.auth_env import client_of, secured_vrs, status_of, write_tokens_file
 from tests.support.cache_env import image_query
 from tests.support.images import product_jpeg

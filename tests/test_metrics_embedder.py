@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.images import product_jpeg
 from tests.support.metrics_scrape import METRICS_ON, Scrape, delta, scrape
 from tests.support.servers import RunningEmbedder, embedder_server

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.events_pipeline import (
     DEAD,
     GROUP,

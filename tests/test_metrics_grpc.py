@@ -10,7 +10,7 @@ import grpc
 import pytest
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.auth_env import status_of
 from tests.support.cache_env import image_query, memory_store, upsert
 from tests.support.images import product_jpeg

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.cache_env import memory_store
 from tests.support.metrics_scrape import METRICS_ON, listening_tcp_ports
 from tests.support.search_env import running_vrs

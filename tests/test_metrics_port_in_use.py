@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.cache_env import memory_store
 from tests.support.metrics_scrape import listening_tcp_ports
 from tests.support.search_env import running_vrs

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.cache_env import image_query, memory_store, upsert
 from tests.support.images import product_jpeg
 from tests.support.metrics_scrape import METRICS_ON, Scrape, delta, scrape

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from services.embedder.decode import prepare
-from services.embedder.model.backbones import BACKBONES
-from services.embedder.model.engine import InferenceEngine
-from services.embedder.model.weights import load_model
+from services.embedder.decoding.cpu_decode import prepare
+from services.embedder.models.backbones import BACKBONES
+from services.embedder.models.weights import load_model
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.factories import build_engine
 from tests.support.images import product_jpeg
 from vrs.errors import WeightsUnavailable

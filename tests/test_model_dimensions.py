@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.embedder.model.backbones import BACKBONES
+from services.embedder.models.backbones import BACKBONES
 from vrs.errors import ModelMismatch
-from vrs.model_dimensions import BACKBONE_DIMENSIONS, check_dimension
+from vrs.modelinfo.dimensions import BACKBONE_DIMENSIONS, check_dimension
 
 
 def test_known_dimensions_match_the_backbones() -> None:

@@ -9,14 +9,14 @@ import grpc
 import pytest
 from qdrant_client import QdrantClient
 
-from services.embedder.catalog_writer import CatalogWriter, UpsertItem
-from services.embedder.embedding import ImageEmbedder
-from services.embedder.model.engine import InferenceEngine
-from services.process_roles import LocalQueryEmbedder, create_server
+from services.composition import LocalQueryEmbedder, create_server
+from services.embedder.catalog.writer import CatalogWriter, UpsertItem
+from services.embedder.embedding.embedder import ImageEmbedder
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.factories import make_embedder, settings_for
 from tests.support.images import product_jpeg
-from vrs.catalog import Product
-from vrs.image_source import ImageInput
+from vrs.catalog.products import Product
+from vrs.images.source import ImageInput
 from vrs.settings import StoreSettings
 from vrs.store.async_store import AsyncStore
 from vrs.store.base import collection_name

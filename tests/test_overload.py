@@ -11,8 +11,8 @@ from pathlib import Path
 import grpc
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
-from services.embedder.model.engine import InferenceEngine
+from services.embedder.embedding.embedder import ImageEmbedder
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.big_png import big_rgba_png
 from tests.support.factories import make_embedder
 from tests.support.images import product_jpeg

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from services.process_roles import run
-from vrs.cli.main import main
+from services.cli.main import main
+from services.composition import run
 from vrs.errors import ConfigurationError
-from vrs.plaintext_secrets import REDIS, refuse_plaintext_secret
-from vrs.redis_guard import redis_client
+from vrs.redis_access.connection import redis_client
+from vrs.security.plaintext_secrets import REDIS, refuse_plaintext_secret
 from vrs.settings import RedisSettings
 
 FAR = "10.255.255.1"
@@ -54,11 +54,11 @@ def test_a_password_in_the_url_counts_as_a_secret() -> None:
 def test_opted_in_plaintext_secret_is_allowed_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="vrs.plaintext_secrets")
+    caplog.set_level(logging.WARNING, logger="vrs.security.plaintext_secrets")
     # Built, never used: redis-py connects on the first command, and none is sent.
     client = redis_client(far_redis(6381, allow_plaintext_secrets=True))
     del client
-    [record] = [r for r in caplog.records if r.name == "vrs.plaintext_secrets"]
+    [record] = [r for r in caplog.records if r.name == "vrs.security.plaintext_secrets"]
     assert record.levelno == logging.WARNING
     assert "VRS_REDIS_ALLOW_PLAINTEXT_SECRETS" in record.getMessage()
     assert f"{FAR}:6381" in record.getMessage()
@@ -68,11 +68,11 @@ def test_opted_in_plaintext_secret_is_allowed_with_a_warning(
 def test_the_opt_in_warning_is_logged_once_per_start_not_per_client(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="vrs.plaintext_secrets")
+    caplog.set_level(logging.WARNING, logger="vrs.security.plaintext_secrets")
     settings = far_redis(6382, allow_plaintext_secrets=True)
     for _ in range(3):  # the preflight check, the cache's client, the events' client
         redis_client(settings)
-    assert len([r for r in caplog.records if r.name == "vrs.plaintext_secrets"]) == 1
+    assert len([r for r in caplog.records if r.name == "vrs.security.plaintext_secrets"]) == 1
 
 
 @pytest.mark.parametrize(
@@ -80,9 +80,9 @@ def test_the_opt_in_warning_is_logged_once_per_start_not_per_client(
     ["redis://127.0.0.1:6379/0", "redis://127.9.0.1/0", "redis://localhost/0", "redis://[::1]/0"],
 )
 def test_loopback_is_exempt(url: str, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="vrs.plaintext_secrets")
+    caplog.set_level(logging.WARNING, logger="vrs.security.plaintext_secrets")
     redis_client(RedisSettings(url=url, password=SecretStr(PASSWORD)))
-    assert not [r for r in caplog.records if r.name == "vrs.plaintext_secrets"]
+    assert not [r for r in caplog.records if r.name == "vrs.security.plaintext_secrets"]
 
 
 def test_tls_or_no_secret_is_never_refused() -> None:

@@ -13,11 +13,10 @@ from PIL import Image
 from pydantic import ValidationError
 from torch import nn
 
-from services.embedder.decode import CropSpec, prepare, to_pixels, with_crop_fraction
-from services.embedder.model.backbones import BACKBONES
-from services.embedder.model.engine import InferenceEngine, describe
-from services.embedder.model.features import Features, parse_features
-from services.embedder.model.pooling import (
+from services.embedder.decoding.cpu_decode import CropSpec, prepare, to_pixels, with_crop_fraction
+from services.embedder.models.backbones import BACKBONES
+from services.embedder.models.features import Features, parse_features
+from services.embedder.models.pooling import (
     avg_pool,
     gem_pool,
     l2_normalize,
@@ -26,7 +25,8 @@ from services.embedder.model.pooling import (
     rmac_pool,
     rmac_regions,
 )
-from services.embedder.model.weights import load_model
+from services.embedder.models.weights import load_model
+from services.embedder.runtimes.engine import InferenceEngine, describe
 from tests.support.catalog import read_catalog
 from vrs.errors import ConfigurationError
 from vrs.evaluation.queryset import distort

@@ -10,7 +10,7 @@ import grpc
 import pytest
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.products import unit_vector, vector_upsert
 from tests.support.search_env import Vrs, running_vrs
 from tests.support.stores import StoreFactory

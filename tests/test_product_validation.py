@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.products import WIDE, largest_product, wide_text
-from vrs.catalog import Product, ProductPatch
+from vrs.catalog.products import Product, ProductPatch
 from vrs.errors import InvalidProduct
 from vrs.limits import (
     MAX_BRAND_BYTES,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from services.cli.main import main
 from tests.support.redis_server import RedisServer, free_port
-from vrs.cli.main import main
 
 PASSWORD = "publish-s3cret"
 STREAM = "vrs:catalog-events"

@@ -79,14 +79,14 @@ def test_api_key_over_http_to_another_host_is_refused_naming_the_settings() -> N
 def test_opted_in_api_key_over_http_is_allowed_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="vrs.plaintext_secrets")
+    caplog.set_level(logging.WARNING, logger="vrs.security.plaintext_secrets")
     with warnings.catch_warnings():
         # qdrant-client's own "insecure connection" warning; ours is the one under test.
         warnings.simplefilter("ignore", UserWarning)
         client = new_client(settings(f"http://{FAR}:6334", allow_plaintext_secrets=True))
     try:
         assert remote(client)._https is False
-        [record] = [r for r in caplog.records if r.name == "vrs.plaintext_secrets"]
+        [record] = [r for r in caplog.records if r.name == "vrs.security.plaintext_secrets"]
         assert "VRS_QDRANT_ALLOW_PLAINTEXT_SECRETS" in record.getMessage()
         assert API_KEY not in caplog.text
     finally:

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 
 from tests.support.cache_env import guard_for
 from tests.support.redis_server import RedisServer
-from vrs.generation import BumpRetrier, catalog_generation
+from vrs.redis_access.generation import BumpRetrier, CatalogGeneration
 
 STOP_WITHIN_S = 5
 
@@ -43,7 +43,7 @@ async def test_the_bump_retrier_stops_while_its_redis_call_hangs(
     redis_server: RedisServer,
 ) -> None:
     guard = guard_for(redis_server.url)
-    generation = catalog_generation(guard, "cancel")
+    generation = CatalogGeneration(guard, "cancel")
     retrier = BumpRetrier(generation, guard)
     try:
         # The retrier's bump blocks in Redis (a client paused by CLIENT PAUSE) when stop comes.

@@ -14,17 +14,17 @@ import pytest_asyncio
 from pydantic import SecretStr
 from qdrant_client import QdrantClient
 
-from services.embedder.embedding import ImageEmbedder
+from services.cli.main import main
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.cache_env import image_query, upsert
 from tests.support.certs import CertificateAuthority
 from tests.support.events_pipeline import eventually
 from tests.support.images import product_jpeg
 from tests.support.redis_tls import TlsRedisServer
 from tests.support.search_env import Vrs, running_vrs
-from vrs.cli.main import main
 from vrs.errors import ConfigurationError
-from vrs.redis_check import check_redis
-from vrs.redis_guard import redis_client
+from vrs.redis_access.check import check_redis
+from vrs.redis_access.connection import redis_client
 from vrs.settings import RedisSettings, StoreSettings
 from vrs.store.qdrant_server_store import QdrantServerStore
 

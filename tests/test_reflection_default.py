@@ -8,8 +8,8 @@ import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from tests.support.tls_env import PLAINTEXT, address, bare_server
-from vrs.grpc_client import open_channel
-from vrs.grpc_server import GrpcServer
+from vrs.rpc.client import open_channel
+from vrs.rpc.server import GrpcServer
 from vrs.settings import ServerSettings
 
 

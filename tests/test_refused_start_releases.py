@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from services.embedder.embedding import ImageEmbedder
-from services.process_roles import create_server
+from services.composition import create_server
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.factories import settings_for
 from tests.support.redis_server import RedisServer
 from vrs.errors import ConfigurationError

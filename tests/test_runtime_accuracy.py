@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.embedder.decode import prepare
-from services.embedder.model.engine import InferenceEngine
+from services.cli.catalog_files import read_catalog
+from services.embedder.decoding.cpu_decode import prepare
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.factories import build_engine
-from vrs.cli.catalog_files import read_catalog
 from vrs.evaluation.queryset import SourcePhoto, make_query_set
 
 MEAN_COSINE = 0.995

@@ -12,17 +12,17 @@ import pytest
 import torch
 from torch import nn
 
-from services.embedder.batcher import MicroBatcher
-from services.embedder.model.features import Features
-from services.embedder.model.openvino_runner import (
+from services.embedder.embedding.batcher import MicroBatcher
+from services.embedder.models.features import Features
+from services.embedder.runtimes.choice import build_runner
+from services.embedder.runtimes.openvino_runner import (
     OpenVinoRunner,
     cache_file_for,
     cpu_runs_bf16,
     openvino_core,
 )
-from services.embedder.model.runner import FeatureRunner, TorchRunner
-from services.embedder.model.runtime_choice import build_runner
-from vrs.metrics.embedder import EmbedderMetrics
+from services.embedder.runtimes.runner import FeatureRunner, TorchRunner
+from vrs.observability.metrics.embedder import EmbedderMetrics
 from vrs.settings import ModelSettings
 
 CPU = torch.device("cpu")

@@ -9,9 +9,9 @@ import grpc
 import pytest
 from qdrant_client import QdrantClient
 
-from services.embedder.embedding import ImageEmbedder
-from services.embedder.model.engine import InferenceEngine
-from services.process_roles import LocalQueryEmbedder, create_server
+from services.composition import LocalQueryEmbedder, create_server
+from services.embedder.embedding.embedder import ImageEmbedder
+from services.embedder.runtimes.engine import InferenceEngine
 from services.search.query_embedder import QueryEmbedder
 from tests.support.factories import make_embedder, settings_for
 from tests.support.images import product_jpeg

@@ -13,8 +13,8 @@ import pytest_asyncio
 import redis
 from qdrant_client import QdrantClient
 
-from services.embedder.embedding import ImageEmbedder
-from services.process_roles import create_server
+from services.composition import create_server
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.factories import settings_for
 from tests.support.hit_path import (
     ProductsOnlyEmbedder,

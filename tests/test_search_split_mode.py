@@ -6,8 +6,8 @@ from pathlib import Path
 
 import grpc
 
-from services.embedder.embedding import ImageEmbedder
-from services.process_roles import create_server
+from services.composition import create_server
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.factories import settings_for
 from tests.support.images import product_jpeg
 from tests.support.servers import embedder_server

@@ -14,15 +14,15 @@ import grpc
 import pytest
 import redis
 
+from services.cli.main import main
 from tests.support.image_http import serving_image
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer
 from tests.support.serve_process import serve_env, serving
-from vrs.catalog import Product
-from vrs.cli.main import main
+from vrs.catalog.products import Product
 from vrs.events.publish import publish, upsert_event
-from vrs.image_source import ImageInput
-from vrs.logs import JsonFormatter, RedactingFilter, register_settings_secrets
+from vrs.images.source import ImageInput
+from vrs.observability.logs import JsonFormatter, RedactingFilter, register_settings_secrets
 from vrs.settings import Settings
 from vrs.v1 import common_pb2, embedder_pb2, embedder_pb2_grpc, search_pb2, search_pb2_grpc
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.serve_process import error_lines, refused_start, serve_env
-from vrs.bind_policy import check_bind
 from vrs.errors import ConfigurationError
+from vrs.security.bind_policy import check_bind
 from vrs.settings import AuthSettings, ServerSettings
 
 
@@ -82,7 +82,7 @@ def test_loopback_addresses_need_nothing(host: str) -> None:
 def test_the_insecure_setting_allows_a_non_loopback_bind_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="vrs.bind_policy"):
+    with caplog.at_level(logging.WARNING, logger="vrs.security.bind_policy"):
         check_bind(server(host="0.0.0.0", insecure=True), NO_AUTH)
     [warning] = caplog.records
     assert warning.levelno == logging.WARNING

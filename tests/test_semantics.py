@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.catalog import Row, read_catalog
 from tests.support.images import crop_and_recolour
 from tests.support.search_env import running_vrs

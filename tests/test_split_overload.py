@@ -8,8 +8,8 @@ from pathlib import Path
 
 import grpc
 
-from services.embedder.model.engine import InferenceEngine
-from services.process_roles import create_server
+from services.composition import create_server
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.factories import make_embedder, settings_for
 from tests.support.images import product_jpeg
 from tests.support.servers import embedder_server

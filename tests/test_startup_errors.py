@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.process_roles import run
+from services.composition import run
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.serve_process import error_lines, refused_start, serve_env
 from vrs.errors import Unavailable

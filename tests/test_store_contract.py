@@ -9,7 +9,7 @@ import pytest
 from qdrant_client import models as qm
 
 from tests.support.stores import StoreFactory
-from vrs.catalog import Product, StoredProduct
+from vrs.catalog.products import Product, StoredProduct
 from vrs.errors import InvalidVector, ModelMismatch
 from vrs.settings import StoreSettings
 from vrs.store.filters import ProductFilter

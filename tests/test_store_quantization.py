@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vrs.catalog import Product, StoredProduct
+from vrs.catalog.products import Product, StoredProduct
 from vrs.settings import StoreSettings
 from vrs.store.filters import ProductFilter
 from vrs.store.qdrant_edge_store import QdrantEdgeStore

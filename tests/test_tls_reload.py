@@ -24,8 +24,8 @@ from tests.support.tls_env import (
     served_fingerprint,
     server_tls,
 )
-from vrs.grpc_client import open_channel
-from vrs.reloading_channel import ReloadingChannel
+from vrs.rpc.client import open_channel
+from vrs.rpc.reloading_channel import ReloadingChannel
 
 LIVENESS_S = 10.0
 RELOAD_S = 0.2

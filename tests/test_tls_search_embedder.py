@@ -10,8 +10,8 @@ import grpc
 import pytest
 from qdrant_client import QdrantClient
 
-from services.embedder.embedding import ImageEmbedder
-from services.process_roles import create_server
+from services.composition import create_server
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.factories import settings_for
 from tests.support.images import product_jpeg
 from tests.support.servers import embedder_server

@@ -11,6 +11,7 @@ import grpc
 import pytest
 from pydantic import SecretStr
 
+from services.cli.main import main
 from tests.support.certs import CertificateAuthority
 from tests.support.tls_env import (
     PLAINTEXT,
@@ -23,9 +24,8 @@ from tests.support.tls_env import (
     server_tls,
     serving,
 )
-from vrs.cli.main import main
 from vrs.errors import ConfigurationError
-from vrs.grpc_client import open_channel
+from vrs.rpc.client import open_channel
 from vrs.settings import ClientSettings
 
 

@@ -17,15 +17,15 @@ import grpc
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from services.embedder.embedding import ImageEmbedder
-from services.process_roles import create_server
+from services.composition import create_server
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.factories import settings_for
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer
 from tests.support.servers import embedder_server
 from tests.support.span_trees import is_descendant, only_span, server_span
-from vrs import tracing
-from vrs.logs import JsonFormatter, RedactingFilter
+from vrs.observability import tracing
+from vrs.observability.logs import JsonFormatter, RedactingFilter
 from vrs.settings import StoreSettings
 from vrs.store.async_store import AsyncStore
 from vrs.store.qdrant_edge_store import QdrantEdgeStore
@@ -127,7 +127,7 @@ def test_json_log_lines_outside_a_span_have_no_trace_ids() -> None:
 
 OFF_PROBE = """
 from opentelemetry import trace
-from vrs import tracing
+from vrs.observability import tracing
 from vrs.settings import ObservabilitySettings
 tracing.configure_tracing(ObservabilitySettings(), "search")
 span = tracing.tracer().start_span("probe")
@@ -148,7 +148,7 @@ def test_tracing_is_off_without_an_endpoint() -> None:
 
 
 ON_PROBE = """
-from vrs import tracing
+from vrs.observability import tracing
 from vrs.settings import ObservabilitySettings
 tracing.configure_tracing(
     ObservabilitySettings(otlp_endpoint="http://127.0.0.1:9", trace_sample_ratio=1.0), "search"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from vrs.catalog import PATCHABLE, ProductPatch
+from vrs.catalog.products import PATCHABLE, ProductPatch
 from vrs.events.publish import update_event
 from vrs.events.schema import Update, decode, encode, to_change
 

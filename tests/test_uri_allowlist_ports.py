@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from tests.support.redis_server import RedisServer
 from vrs.errors import UriRefused
-from vrs.host_allowlist import HostAllowList
-from vrs.image_source import ImageFetcher, ImageInput
+from vrs.images.allowlist import HostAllowList
+from vrs.images.source import ImageFetcher, ImageInput
 from vrs.settings import ImageSettings
 
 

@@ -15,12 +15,12 @@ import pytest
 import pytest_asyncio
 from qdrant_client import QdrantClient
 
-from services.embedder.model.engine import InferenceEngine
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.factories import make_embedder
 from tests.support.images import product_jpeg
 from tests.support.servers import embedder_server
 from vrs.errors import Unavailable, UriRefused
-from vrs.image_source import ImageFetcher, ImageInput
+from vrs.images.source import ImageFetcher, ImageInput
 from vrs.settings import ImageSettings, StoreSettings
 from vrs.store.qdrant_server_store import QdrantServerStore
 from vrs.v1 import common_pb2, embedder_pb2

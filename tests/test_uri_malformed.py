@@ -7,8 +7,8 @@ import pytest
 
 from tests.support.redis_server import free_port
 from vrs.errors import Unavailable, UriRefused
-from vrs.image_source import ImageFetcher, ImageInput
-from vrs.redact import redact_uri
+from vrs.images.source import ImageFetcher, ImageInput
+from vrs.security.redact import redact_uri
 from vrs.settings import ImageSettings
 
 

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.products import unit_vector, vector_upsert
 from tests.support.search_env import Vrs, running_vrs
 from tests.support.stores import StoreFactory
-from vrs.catalog import checked_vector
+from vrs.catalog.vectors import checked_vector
 from vrs.errors import InvalidVector
 from vrs.limits import MAX_VECTOR_NORM
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.products import unit_vector, vector_upsert
 from tests.support.servers import RunningEmbedder, embedder_server
 from tests.support.stores import StoreFactory

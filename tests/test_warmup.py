@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.embedder.embedding import ImageEmbedder
-from services.embedder.model.backbones import BACKBONES
-from services.embedder.model.engine import InferenceEngine
-from services.embedder.model.weights import load_model
+from services.embedder.embedding.embedder import ImageEmbedder
+from services.embedder.models.backbones import BACKBONES
+from services.embedder.models.weights import load_model
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.factories import make_embedder
 from tests.support.servers import embedder_server
 from vrs.settings import ModelSettings

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.auth_env import auth_section, write_tokens_file
 from tests.support.web_env import WebVrs, running_web, web_catalog, write_photos
 

@@ -1,4 +1,4 @@
-"""`make web` (python -m vrs.web_demo): what a new user sees when it cannot start."""
+"""`make web` (python -m services.demos.web_demo): what a new user sees when it cannot start."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def test_make_web_says_at_once_when_its_port_is_taken() -> None:
         port = taken.getsockname()[1]
         env = {k: v for k, v in os.environ.items() if not k.startswith("VRS_")}
         result = subprocess.run(
-            [sys.executable, "-m", "vrs.web_demo"],
+            [sys.executable, "-m", "services.demos.web_demo"],
             env={**env, "VRS_WEB_PORT": str(port)},
             capture_output=True,
             text=True,

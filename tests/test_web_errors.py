@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.images import product_jpeg
 from tests.support.web_env import WebVrs, running_web, web_catalog, write_photos
 

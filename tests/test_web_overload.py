@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest_asyncio
 
-from services.embedder.embedding import ImageEmbedder
-from services.embedder.model.engine import InferenceEngine
+from services.embedder.embedding.embedder import ImageEmbedder
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.factories import make_embedder
 from tests.support.images import product_jpeg
 from tests.support.web_env import WebVrs, running_web

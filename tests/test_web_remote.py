@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from services.embedder.embedding import ImageEmbedder
-from services.process_roles import start_web_alone
+from services.composition import start_web_alone
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.factories import settings_for
 from tests.support.images import product_jpeg
 from tests.support.redis_server import free_port

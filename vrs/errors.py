@@ -1,6 +1,6 @@
 """The domain's exception hierarchy.
 
-Servers translate these to gRPC status codes in one place (vrs.grpc_errors); domain code
+Servers translate these to gRPC status codes in one place (vrs.rpc.status); domain code
 raises them and never deals with gRPC.
 """
 

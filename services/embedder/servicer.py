@@ -6,25 +6,26 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 
-from services.embedder.catalog_writer import (
+from services.embedder.catalog.writer import (
     CatalogWriter,
     ItemResult,
     Outcome,
     UpsertItem,
 )
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from services.embedder.events.consumer import EventsConsumer, EventsStatus
-from vrs.catalog import ProductPatch, normalize_product_id, split_product_ids
+from vrs.catalog.ids import normalize_product_id, split_product_ids
+from vrs.catalog.products import ProductPatch
 from vrs.errors import InvalidInput
-from vrs.grpc_errors import item_error, status_of_item
-from vrs.grpc_server import Context
 from vrs.item_failure import as_item_error
-from vrs.proto_convert import (
+from vrs.rpc.convert import (
     image_from_proto,
     patch_from_proto,
     product_from_proto,
     stored_product_to_proto,
 )
+from vrs.rpc.handler_types import Context
+from vrs.rpc.status import item_error, status_of_item
 from vrs.store.async_store import AsyncStore
 from vrs.v1 import common_pb2, embedder_pb2, embedder_pb2_grpc
 

@@ -1,11 +1,11 @@
 """Redis cache of hot search results and query embeddings.
 
 Result keys carry the catalog generation: a catalog change bumps it, and every older result
-becomes unreachable at once (it then expires by TTL); vrs.generation keeps that true across
-Redis outages and restarts. A result is stored under the generation read before computing it,
-with a plain SET: when a change lands meanwhile, its bump (after the store write) has already
-made that key unreachable. Redis trouble never reaches the caller (see vrs.redis_guard), nor
-does a cached value that cannot be decoded (a miss).
+becomes unreachable at once (it then expires by TTL); vrs.redis_access.generation keeps that
+true across Redis outages and restarts. A result is stored under the generation read before
+computing it, with a plain SET: when a change lands meanwhile, its bump (after the store write)
+has already made that key unreachable. Redis trouble never reaches the caller (see
+vrs.redis_access.guard), nor does a cached value that cannot be decoded (a miss).
 
 A result lookup is one round trip: the generation script reads the result keyed by it too.
 Results are kept as the process's result codec encodes them (the gRPC edge's: the response it
@@ -23,10 +23,10 @@ from typing import TypeVar
 import numpy as np
 
 from services.search.results import EncodedResult, JsonResultCodec, ResultCodec, SearchResult
-from vrs.catalog import Vector
-from vrs.generation import catalog_generation
-from vrs.metrics.search import CacheKind, SearchMetrics
-from vrs.redis_guard import RedisGuard
+from vrs.catalog.vectors import Vector
+from vrs.observability.metrics.search import CacheKind, SearchMetrics
+from vrs.redis_access.generation import CatalogGeneration
+from vrs.redis_access.guard import RedisGuard
 from vrs.settings import CacheSettings
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class SearchCache:
     def __init__(
         self,
         guard: RedisGuard,
+        generation: CatalogGeneration,
         settings: CacheSettings,
         key_prefix: str,
         metrics: SearchMetrics | None = None,
@@ -52,7 +53,7 @@ class SearchCache:
         self._prefix = key_prefix
         self._codec: ResultCodec = codec or JsonResultCodec()
         self._header = self._codec.tag + _FRAME
-        self.generation = catalog_generation(guard, key_prefix)
+        self.generation = generation
         # Counted in the search's metrics only: `GetStats` reads them back from there.
         self._metrics = metrics or SearchMetrics()
 

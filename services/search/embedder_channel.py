@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from vrs import keepalive
+from vrs.rpc import keepalive
 
 # Only the calls search makes, both read-only: a retry never repeats a write.
 _RETRIED_METHODS = ("Embed", "GetStats")

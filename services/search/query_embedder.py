@@ -9,10 +9,10 @@ import grpc
 import numpy as np
 
 from services.search.embedder_channel import embedder_channel_options
-from vrs.catalog import Vector
+from vrs.catalog.vectors import Vector
 from vrs.errors import InvalidImage, VrsError
-from vrs.grpc_errors import error_from_item, error_from_status
-from vrs.reloading_channel import ReloadingChannel
+from vrs.rpc.reloading_channel import ReloadingChannel
+from vrs.rpc.status import error_from_item, error_from_status
 from vrs.settings import ClientSettings
 from vrs.v1 import common_pb2, embedder_pb2, embedder_pb2_grpc
 

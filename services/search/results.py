@@ -6,8 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Protocol
 
-from vrs.catalog import Product
-from vrs.image_source import ImageInput
+from vrs.catalog.products import Product
+from vrs.images.source import ImageInput
 from vrs.store.filters import ProductFilter
 
 

@@ -27,12 +27,13 @@ from services.search.results import (
     decoded,
 )
 from services.search.singleflight import SingleFlight
-from vrs import tracing
-from vrs.catalog import Vector, normalize_product_id
+from vrs.catalog.ids import normalize_product_id
+from vrs.catalog.vectors import Vector
 from vrs.errors import InvalidInput, ModelMismatch, NotFound, VrsError
-from vrs.image_source import ImageFetcher, sha256_hex
+from vrs.images.source import ImageFetcher, sha256_hex
 from vrs.item_failure import as_item_error
-from vrs.metrics.search import SearchMetrics
+from vrs.observability import tracing
+from vrs.observability.metrics.search import SearchMetrics
 from vrs.settings import SearchSettings
 from vrs.store.async_store import AsyncStore
 from vrs.store.base import Hit

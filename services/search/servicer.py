@@ -12,10 +12,10 @@ from services.search.results import Answer, EncodedResult, ImageQuery, ProductQu
 from services.search.searcher import Query, Searcher
 from services.search.wire import ProtoResultCodec, response
 from vrs.errors import InvalidInput, VrsError
-from vrs.grpc_errors import item_error
-from vrs.grpc_server import Context
 from vrs.item_failure import as_item_error
-from vrs.proto_convert import image_from_proto
+from vrs.rpc.convert import image_from_proto
+from vrs.rpc.handler_types import Context
+from vrs.rpc.status import item_error
 from vrs.store.async_store import AsyncStore
 from vrs.store.filters import ProductFilter
 from vrs.v1 import search_pb2, search_pb2_grpc

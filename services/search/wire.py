@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.search.results import Match, SearchResult
-from vrs.proto_convert import product_from_proto, stored_product_to_proto
+from vrs.rpc.convert import product_from_proto, stored_product_to_proto
 from vrs.v1 import search_pb2
 
 

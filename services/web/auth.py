@@ -9,10 +9,10 @@ from fastapi import Request
 
 from services.web.errors import HttpError
 from vrs.auth.credentials import AUTHORIZATION, MalformedAuthorization, bearer_token
-from vrs.auth.interceptor import ANONYMOUS, UNKNOWN_TOKEN
 from vrs.auth.registry import CallerRegistry
 from vrs.auth.roles import Role
 from vrs.auth.tokens import Caller
+from vrs.rpc.auth_interceptor import ANONYMOUS, UNKNOWN_TOKEN
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from services.search.results import ImageQuery, ProductQuery, SearchResult
-from vrs.catalog import Product
+from vrs.catalog.products import Product
 
 
 @dataclass(frozen=True)

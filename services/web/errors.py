@@ -1,4 +1,4 @@
-"""Errors as HTTP answers, in one place: the gRPC status a domain error maps to (vrs.grpc_errors,
+"""Errors as HTTP answers, in one place: the gRPC status a domain error maps to (vrs.rpc.status,
 the one table) decides the HTTP status, and the body is `{"error": {"code", "message"}}`."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vrs.errors import VrsError
-from vrs.grpc_errors import status_code
-from vrs.redact import redact_text
+from vrs.rpc.status import status_code
+from vrs.security.redact import redact_text
 
 log = logging.getLogger(__name__)
 

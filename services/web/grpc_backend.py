@@ -11,12 +11,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.search.results import ImageQuery, Match, ProductQuery, SearchOptions, SearchResult
 from services.web.backend import CatalogSummary
-from vrs.catalog import Product
+from vrs.catalog.products import Product
 from vrs.errors import InvalidInput, NotFound, Unavailable, VrsError
-from vrs.grpc_client import open_channel
-from vrs.grpc_errors import error_from_status
-from vrs.proto_convert import image_to_proto, product_from_proto
-from vrs.redact import redact_text
+from vrs.rpc.client import open_channel
+from vrs.rpc.convert import image_to_proto, product_from_proto
+from vrs.rpc.status import error_from_status
+from vrs.security.redact import redact_text
 from vrs.settings import ClientSettings
 from vrs.v1 import embedder_pb2, embedder_pb2_grpc, search_pb2, search_pb2_grpc
 

@@ -10,7 +10,8 @@ import numpy as np
 from services.search.results import ImageQuery, ProductQuery, SearchResult
 from services.search.searcher import Searcher
 from services.web.backend import CatalogSummary
-from vrs.catalog import Product, normalize_product_id
+from vrs.catalog.ids import normalize_product_id
+from vrs.catalog.products import Product
 from vrs.errors import NotFound
 from vrs.store.async_store import AsyncStore
 from vrs.store.filters import ProductFilter

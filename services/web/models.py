@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from services.search.results import SearchResult
 from services.web.backend import CatalogSummary
-from vrs.catalog import Product
+from vrs.catalog.products import Product
 
 
 def image_path(product_id: str) -> str:

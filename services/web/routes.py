@@ -27,7 +27,7 @@ from services.web.models import (
     StatusOut,
 )
 from vrs.errors import InvalidImage, InvalidInput, NotFound, VrsError
-from vrs.image_source import ImageFetcher, ImageInput
+from vrs.images.source import ImageFetcher, ImageInput
 from vrs.store.filters import ProductFilter
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

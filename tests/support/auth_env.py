@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from services.embedder.embedding import ImageEmbedder
+from services.cli.token import new_token
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.search_env import Vrs, running_vrs
 from vrs.auth.tokens import token_line
-from vrs.cli.token import new_token
-from vrs.grpc_client import open_channel
+from vrs.rpc.client import open_channel
 from vrs.settings import ClientSettings, StoreSettings
 from vrs.store.qdrant_edge_store import QdrantEdgeStore
 from vrs.v1 import embedder_pb2_grpc, search_pb2_grpc

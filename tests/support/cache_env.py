@@ -10,9 +10,10 @@ from typing import Any
 
 from qdrant_client import QdrantClient
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.search_env import Vrs
-from vrs.redis_guard import RedisGuard, redis_client
+from vrs.redis_access.connection import redis_client
+from vrs.redis_access.guard import RedisGuard
 from vrs.settings import RedisSettings, StoreSettings
 from vrs.store.base import VectorStore
 from vrs.store.qdrant_server_store import QdrantServerStore

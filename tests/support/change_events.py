@@ -6,9 +6,9 @@ from functools import cache
 
 from services.embedder.events.applier import PendingChange
 from tests.support.images import product_jpeg
-from vrs.catalog import Product, ProductPatch
+from vrs.catalog.products import Product, ProductPatch
 from vrs.events.schema import Delete, Update, Upsert, stream_version
-from vrs.image_source import ImageInput, sha256_hex
+from vrs.images.source import ImageInput, sha256_hex
 
 PRODUCT_ID = "p"
 CATEGORY = "shirt"

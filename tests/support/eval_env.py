@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from services.cli.catalog_files import CatalogEntry, read_catalog
+from services.cli.index import upsert_request
+from services.cli.main import main
 from tests.support.search_env import Vrs
-from vrs.cli.catalog_files import CatalogEntry, read_catalog
-from vrs.cli.index import upsert_request
-from vrs.cli.main import main
 from vrs.evaluation.queryset import QUERIES_FILE, SourcePhoto, make_query_set
 from vrs.v1 import embedder_pb2
 

@@ -14,15 +14,16 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from services.embedder.catalog_writer import CatalogWriter, UpsertItem
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.catalog.writer import CatalogWriter, UpsertItem
+from services.embedder.embedding.embedder import ImageEmbedder
 from services.embedder.events.applier import ChangeApplier
 from services.embedder.events.consumer import EventsConsumer
 from tests.support.images import product_jpeg
-from vrs.catalog import Product, StoredProduct
-from vrs.generation import CatalogGeneration
-from vrs.image_source import ImageInput
-from vrs.redis_guard import RedisGuard, redis_client
+from vrs.catalog.products import Product, StoredProduct
+from vrs.images.source import ImageInput
+from vrs.redis_access.connection import redis_client
+from vrs.redis_access.generation import CatalogGeneration
+from vrs.redis_access.guard import RedisGuard
 from vrs.settings import EventsSettings, RedisSettings, StoreSettings
 from vrs.store.async_store import AsyncStore
 from vrs.store.qdrant_edge_store import QdrantEdgeStore

@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.embedder.catalog_writer import CatalogWriter
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.catalog.writer import CatalogWriter
+from services.embedder.embedding.embedder import ImageEmbedder
 from services.embedder.events.applier import ChangeApplier
 from services.embedder.events.consumer import EventsConsumer
 from tests.support.events_pipeline import events_settings
-from vrs.generation import CatalogGeneration
-from vrs.redis_guard import RedisGuard, redis_client
+from vrs.redis_access.connection import redis_client
+from vrs.redis_access.generation import CatalogGeneration
+from vrs.redis_access.guard import RedisGuard
 from vrs.settings import RedisSettings
 from vrs.store.async_store import AsyncStore
 from vrs.store.base import VectorStore

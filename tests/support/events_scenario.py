@@ -15,10 +15,10 @@ import redis
 
 from tests.support.events_pipeline import DEAD, STREAM
 from tests.support.images import product_jpeg
-from vrs.catalog import Product, ProductPatch
+from vrs.catalog.products import Product, ProductPatch
 from vrs.events.publish import delete_event, publish, update_event, upsert_event
 from vrs.events.schema import SCHEMA
-from vrs.image_source import ImageInput, sha256_hex
+from vrs.images.source import ImageInput, sha256_hex
 from vrs.store.base import VectorStore
 
 CATEGORIES = ["shirt", "shoes", "bag", "hat"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from services.embedder.embedding import ImageEmbedder
-from services.embedder.model.backbones import BACKBONES
-from services.embedder.model.engine import InferenceEngine
-from services.embedder.model.weights import load_model
-from vrs.image_source import ImageFetcher
+from services.embedder.embedding.embedder import ImageEmbedder
+from services.embedder.models.backbones import BACKBONES
+from services.embedder.models.weights import load_model
+from services.embedder.runtimes.engine import InferenceEngine
+from vrs.images.source import ImageFetcher
 from vrs.settings import ImageSettings, ModelSettings, Settings
 
 

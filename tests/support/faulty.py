@@ -9,12 +9,12 @@ from typing import Any
 
 from qdrant_client import QdrantClient
 
-from services.embedder.model.engine import InferenceEngine
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.factories import FetcherOwningEmbedder
 from tests.support.search_env import Vrs, running_vrs
-from vrs.catalog import Vector
+from vrs.catalog.vectors import Vector
 from vrs.errors import Overloaded
-from vrs.image_source import ImageFetcher
+from vrs.images.source import ImageFetcher
 from vrs.settings import ImageSettings, ModelSettings, StoreSettings
 from vrs.store.qdrant_server_store import QdrantServerStore
 

@@ -14,15 +14,15 @@ import pytest
 import pytest_asyncio
 from qdrant_client import QdrantClient
 
-from services.embedder.embedding import ImageEmbedder
-from services.embedder.model.engine import InferenceEngine
+from services.embedder.embedding.embedder import ImageEmbedder
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.events_replica import Pipeline, replica_pipeline
 from tests.support.factories import build_engine, make_embedder
 from tests.support.random_catalog import index_random_catalog, search_vrs
 from tests.support.redis_server import RedisServer
 from tests.support.search_env import Vrs
 from tests.support.stores import SEED_CATALOG, StoreFactory
-from vrs.sample_catalog import generate
+from vrs.catalog.sample import generate
 from vrs.settings import ImageSettings, StoreSettings
 from vrs.store.base import VectorStore
 from vrs.store.qdrant_edge_store import QdrantEdgeStore
@@ -110,7 +110,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture(autouse=True)
 def _quiet_access_logs() -> None:
-    logging.getLogger("vrs.grpc_server").setLevel(logging.WARNING)
+    logging.getLogger("vrs.rpc.server").setLevel(logging.WARNING)
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import numpy as np
 import redis
 
 from tests.support.search_env import Vrs
-from vrs.catalog import Product, StoredProduct, Vector
+from vrs.catalog.products import Product, StoredProduct
+from vrs.catalog.vectors import Vector
 from vrs.store.base import VectorStore
 from vrs.v1 import common_pb2, embedder_pb2
 

@@ -8,7 +8,7 @@ import random
 import numpy as np
 from PIL import Image
 
-from vrs.sample_catalog import draw_product
+from vrs.catalog.sample import draw_product
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **params: object) -> bytes:

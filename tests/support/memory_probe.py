@@ -13,13 +13,13 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from services.embedder.embedding import ImageEmbedder
-from services.embedder.model.backbones import BACKBONES
-from services.embedder.model.engine import InferenceEngine
-from services.embedder.model.weights import load_model
+from services.embedder.embedding.embedder import ImageEmbedder
+from services.embedder.models.backbones import BACKBONES
+from services.embedder.models.weights import load_model
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.big_png import SIDE_36MP, big_rgba_png
 from tests.support.images import product_jpeg
-from vrs.image_source import ImageFetcher
+from vrs.images.source import ImageFetcher
 from vrs.settings import ImageSettings, ModelSettings
 
 STATUS = Path("/proc/self/status")

@@ -82,7 +82,7 @@ async def _serve_search_and_query() -> dict[str, Any]:
     import grpc
     from qdrant_client import QdrantClient
 
-    from services.process_roles import create_server
+    from services.composition import create_server
     from vrs.settings import Settings, StoreSettings
     from vrs.store.async_store import AsyncStore
     from vrs.store.qdrant_server_store import QdrantServerStore
@@ -117,10 +117,10 @@ async def _serve_search_and_query() -> dict[str, Any]:
 def _cli() -> dict[str, Any]:
     """Imports every CLI module, then runs `vrs serve --service search` against a Qdrant
     server that is not there (the environment says where): it refuses to start."""
-    import vrs.cli
-    from vrs.cli.main import main
+    import services.cli
+    from services.cli.main import main
 
-    modules = sorted(m.name for m in pkgutil.walk_packages(vrs.cli.__path__, "vrs.cli."))
+    modules = sorted(m.name for m in pkgutil.walk_packages(services.cli.__path__, "services.cli."))
     for name in modules:
         importlib.import_module(name)
     return {"modules": modules, "serve_search_exit": main(["serve", "--service", "search"])}
@@ -132,11 +132,11 @@ def _run(step: str, args: list[str]) -> dict[str, Any]:
     if step == "cli":
         return _cli()
     if step == "embedder":
-        importlib.import_module("services.embedder.server")
+        importlib.import_module("services.embedder.wiring")
         return {}
     if step == "without-model-stack":
         sys.meta_path.insert(0, _NoModelStack())
-        from vrs.cli.main import main
+        from services.cli.main import main
 
         return {"exit": main(args)}
     raise SystemExit(f"unknown step {step!r}")

@@ -14,11 +14,11 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from tests.support.k8s_render import DEPLOY
-from vrs.metrics.embedder import EmbedderMetrics
-from vrs.metrics.events import EventsCollector, EventsSnapshot
-from vrs.metrics.grpc_server import GrpcServerMetrics
-from vrs.metrics.search import SearchMetrics
-from vrs.metrics.store import StoreMetrics
+from vrs.observability.metrics.embedder import EmbedderMetrics
+from vrs.observability.metrics.events import EventsCollector, EventsSnapshot
+from vrs.observability.metrics.grpc_server import GrpcServerMetrics
+from vrs.observability.metrics.search import SearchMetrics
+from vrs.observability.metrics.store import StoreMetrics
 
 MONITORING = DEPLOY / "k8s" / "monitoring"
 DASHBOARD = DEPLOY / "grafana" / "vrs-dashboard.json"
@@ -27,7 +27,7 @@ MONITORING_GROUP = "monitoring.coreos.com"
 Doc = dict[str, Any]
 
 # name -> Prometheus type of every metric a vrs process exports, as decided for issue 12 (a
-# test holds vrs.metrics to it).
+# test holds vrs.observability.metrics to it).
 EXPORTED: dict[str, str] = {
     "vrs_grpc_server_requests_total": "counter",
     "vrs_grpc_server_request_duration_seconds": "histogram",

@@ -8,7 +8,7 @@ import random
 import numpy as np
 from PIL import Image
 
-from vrs.sample_catalog import CATEGORIES, draw_product
+from vrs.catalog.sample import CATEGORIES, draw_product
 
 
 def photo_jpeg(

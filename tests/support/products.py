@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from vrs.catalog import Product
+from vrs.catalog.products import Product
 from vrs.limits import (
     MAX_BRAND_BYTES,
     MAX_CATEGORY_BYTES,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.search_env import Vrs, running_vrs
 from vrs.store.base import VectorStore
 from vrs.v1 import common_pb2, embedder_pb2

@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 
-from services.embedder.embedding import ImageEmbedder
-from services.process_roles import create_server
+from services.composition import RunningProcess, create_server
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.factories import settings_for
-from vrs.grpc_server import GrpcServer
 from vrs.store.async_store import AsyncStore
 from vrs.store.base import VectorStore
 from vrs.v1 import embedder_pb2_grpc, search_pb2_grpc
@@ -40,7 +39,7 @@ class CountingStore(AsyncStore):
 
 @dataclass
 class Vrs:
-    server: GrpcServer
+    server: RunningProcess
     channel: grpc.aio.Channel
     search: SearchServiceAsyncStub
     embedder: EmbedderServiceAsyncStub

@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from services.embedder.embedding import ImageEmbedder
-from services.process_roles import create_server
+from services.composition import RunningProcess, create_server
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.factories import settings_for
-from vrs.grpc_client import open_channel
-from vrs.grpc_server import GrpcServer
+from vrs.rpc.client import open_channel
 from vrs.settings import ClientSettings
 from vrs.store.async_store import AsyncStore
 from vrs.store.base import VectorStore
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class RunningEmbedder:
-    server: GrpcServer
+    server: RunningProcess
     port: int
     channel: grpc.aio.Channel
     stub: EmbedderServiceAsyncStub

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vrs.catalog import Product, StoredProduct
+from vrs.catalog.products import Product, StoredProduct
 
 
 def toy_catalog(model_id: str, dimension: int, n: int = 30, seed: int = 1) -> list[StoredProduct]:

@@ -14,8 +14,8 @@ from typing import Any
 import grpc
 
 from vrs.errors import NotFound
-from vrs.grpc_server import GrpcServer, ServiceBinding, create_grpc_server
-from vrs.metrics.grpc_server import GrpcServerMetrics
+from vrs.observability.metrics.grpc_server import GrpcServerMetrics
+from vrs.rpc.server import GrpcServer, ServiceBinding, create_grpc_server
 from vrs.settings import AuthSettings, ServerSettings
 from vrs.v1 import embedder_pb2, search_pb2
 

@@ -1,6 +1,6 @@
 """TLS test environments: certificates, a bare vrs gRPC server with TLS, and clients of it.
 
-The bare server is the real one (vrs.grpc_server.create_grpc_server, on a loopback port) with
+The bare server is the real one (vrs.rpc.server.create_grpc_server, on a loopback port) with
 the health service only, plus a "gate" RPC whose calls stay in flight until the test opens
 the gate (to show a certificate rotation does not drop them).
 """
@@ -21,8 +21,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.support.certs import CertificateAuthority, IssuedCert
-from vrs.grpc_client import open_channel
-from vrs.grpc_server import GrpcServer, ServiceBinding, create_grpc_server
+from vrs.rpc.client import open_channel
+from vrs.rpc.server import GrpcServer, ServiceBinding, create_grpc_server
 from vrs.settings import AuthSettings, ClientSettings, ServerSettings
 
 GATE_SERVICE = "vrs.test.Gate"

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 
-from services.embedder.embedding import ImageEmbedder
+from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.images import product_jpeg
 from tests.support.search_env import Vrs, running_vrs
 from tests.support.stored_catalog import toy_catalog
-from vrs.catalog import StoredProduct
+from vrs.catalog.products import StoredProduct
 from vrs.settings import StoreSettings
 from vrs.store.qdrant_edge_store import QdrantEdgeStore
 

@@ -11,12 +11,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from services.cli.client import VrsClient
+from services.cli.index import index_catalog
+from services.demos.web_demo import gateway_ready
 from tests.support.catalog import Row
 from tests.support.redis_server import free_port
 from tests.support.serve_process import serve_env, serving
-from vrs.cli.client import VrsClient
-from vrs.cli.index import index_catalog
-from vrs.web_demo import gateway_ready
 
 READY_LIMIT_S = 60.0
 

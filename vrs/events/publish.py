@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import redis
 
-from vrs.catalog import Product, ProductPatch
+from vrs.catalog.products import Product, ProductPatch
 from vrs.events.schema import Kind, encode
-from vrs.image_source import ImageInput
-from vrs.proto_convert import image_to_proto, patch_to_proto, product_to_proto
+from vrs.images.source import ImageInput
+from vrs.rpc.convert import image_to_proto, patch_to_proto, product_to_proto
 from vrs.v1 import events_pb2
 
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass, replace
 
 from google.protobuf import json_format
 
-from vrs.catalog import Product, ProductPatch, normalize_product_id
+from vrs.catalog.ids import normalize_product_id
+from vrs.catalog.products import Product, ProductPatch
 from vrs.errors import InvalidInput
-from vrs.image_source import ImageInput
-from vrs.proto_convert import image_from_proto, patch_from_proto, product_from_proto
+from vrs.images.source import ImageInput
+from vrs.rpc.convert import image_from_proto, patch_from_proto, product_from_proto
 from vrs.v1 import events_pb2
 
 SCHEMA = "vrs.v1.CatalogEvent"

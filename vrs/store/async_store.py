@@ -8,9 +8,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from vrs.catalog import StoredProduct, Vector
+from vrs.catalog.products import StoredProduct
+from vrs.catalog.vectors import Vector
 from vrs.errors import Unavailable
-from vrs.metrics.store import StoreMetrics
+from vrs.observability.metrics.store import StoreMetrics
 from vrs.store.base import Hit, StoreInfo, VectorStore
 from vrs.store.filters import ProductFilter
 from vrs.store.qdrant_errors import CONNECTION_ERRORS, failure_detail
@@ -38,7 +39,7 @@ class AsyncStore:
         metrics: StoreMetrics | None = None,
     ) -> None:
         self._store = store
-        # The store's own metrics; the process registers them (see vrs.metrics).
+        # The store's own metrics; the process registers them (see vrs.observability.metrics).
         self.metrics = metrics or StoreMetrics()
         self._timeout_s = timeout_s
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="vrs-store")

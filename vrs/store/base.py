@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from vrs.catalog import StoredProduct, Vector, checked_vector
+from vrs.catalog.products import StoredProduct
+from vrs.catalog.vectors import Vector, checked_vector
 from vrs.errors import ModelMismatch
 from vrs.store.filters import ProductFilter
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from vrs.catalog import point_id
+from vrs.catalog.ids import point_id
 from vrs.errors import InvalidInput
 
 # Payload fields with an index, and the index type each gets.

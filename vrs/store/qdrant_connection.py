@@ -9,8 +9,8 @@ from typing import Any
 from qdrant_client import QdrantClient
 
 from vrs.errors import ConfigurationError
-from vrs.plaintext_secrets import QDRANT, refuse_plaintext_secret
-from vrs.redact import redact_text, redact_uri
+from vrs.security.plaintext_secrets import QDRANT, refuse_plaintext_secret
+from vrs.security.redact import redact_text, redact_uri
 from vrs.settings import StoreSettings
 
 

@@ -12,7 +12,9 @@ from types import SimpleNamespace
 import numpy as np
 import qdrant_edge as qe
 
-from vrs.catalog import StoredProduct, Vector, point_id
+from vrs.catalog.ids import point_id
+from vrs.catalog.products import StoredProduct
+from vrs.catalog.vectors import Vector
 from vrs.errors import ConfigurationError
 from vrs.settings import StoreSettings
 from vrs.store.base import Hit, StoreInfo, check_write, collection_name

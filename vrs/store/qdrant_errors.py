@@ -11,7 +11,7 @@ import httpx
 from qdrant_client.http.exceptions import ApiException, UnexpectedResponse
 
 from vrs.errors import ConfigurationError, Unavailable, VrsError
-from vrs.redact import redact_text, redact_uri
+from vrs.security.redact import redact_text, redact_uri
 from vrs.settings import StoreSettings
 
 # qdrant-client's own default when the URL names no port.

@@ -17,7 +17,9 @@ import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
-from vrs.catalog import StoredProduct, Vector, point_id
+from vrs.catalog.ids import point_id
+from vrs.catalog.products import StoredProduct
+from vrs.catalog.vectors import Vector
 from vrs.errors import ConfigurationError, ModelMismatch, VrsError
 from vrs.settings import StoreSettings
 from vrs.store.base import Hit, StoreInfo, check_write, collection_name, model_id_of

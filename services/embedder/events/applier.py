@@ -33,9 +33,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from services.embedder.catalog_writer import CatalogWriter, UpsertItem
+from services.embedder.catalog.writer import CatalogWriter, UpsertItem
 from services.embedder.events.locks import HeldLocks, ProductLocks
-from vrs.catalog import PATCHABLE, Product, ProductPatch, StoredProduct, Versions
+from vrs.catalog.products import PATCHABLE, Product, ProductPatch, StoredProduct, Versions
 from vrs.errors import NotFound, Overloaded, Unavailable, VrsError
 from vrs.events.schema import Change, Update, Upsert
 from vrs.store.async_store import AsyncStore

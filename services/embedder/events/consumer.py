@@ -31,7 +31,7 @@ from services.embedder.events.dead_letters import DeadLetters, describe
 from services.embedder.events.idle_consumers import IdleConsumers
 from vrs.errors import Overloaded, VrsError
 from vrs.events.schema import decode, stream_version, to_change
-from vrs.metrics.events import EventsCollector, EventsSnapshot
+from vrs.observability.metrics.events import EventsCollector, EventsSnapshot
 from vrs.settings import EventsSettings
 
 log = logging.getLogger(__name__)

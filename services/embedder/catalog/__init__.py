@@ -1,0 +1,1 @@
+"""Keeping the store in step with the catalog: upserts, attribute updates, deletes (`writer`)."""

@@ -1,0 +1,1 @@
+"""Images to vectors: `ImageEmbedder` (decode, micro-batch, run, pool) and its `batcher`."""

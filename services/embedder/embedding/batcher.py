@@ -1,0 +1,163 @@
+"""Dynamic micro-batching: concurrent requests share one forward pass."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from services.embedder.decoding.cpu_decode import Pixels
+from services.embedder.runtimes.engine import InferenceEngine
+from vrs.errors import Overloaded
+from vrs.observability.metrics.embedder import EmbedderMetrics
+
+log = logging.getLogger(__name__)
+
+# An image, its caller's future, and when it was queued (loop time).
+_Item = tuple[Pixels, "asyncio.Future[np.ndarray]", float]
+
+
+class MicroBatcher:
+    """Collects images for up to max_wait after the first one (or until max_batch), runs one
+    forward pass, and hands each caller its own row.
+
+    Up to the engine's `parallelism` passes run at once; while they do, new images queue up
+    and form the next batch, so under load batches fill without waiting at all. At most
+    `max_queue` images wait: beyond that a caller gets Overloaded at once, rather than a wait
+    no deadline would survive.
+    """
+
+    def __init__(
+        self,
+        engine: InferenceEngine,
+        max_batch: int,
+        max_wait_ms: float,
+        max_queue: int,
+        metrics: EmbedderMetrics,
+    ) -> None:
+        self._engine = engine
+        self._metrics = metrics
+        metrics.queue_depth.set_function(self._depth)
+        self._max_batch = max_batch
+        self._max_wait_s = max_wait_ms / 1000.0
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(max_queue)
+        # As many threads as the runtime runs passes at once (OpenVINO's streams; one for
+        # torch, which already spreads a pass over every core: more would only contend). They
+        # also keep the GIL-releasing forward pass off the event loop.
+        self._executor = ThreadPoolExecutor(engine.parallelism, thread_name_prefix="vrs-model")
+        self._slots = asyncio.Semaphore(engine.parallelism)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="micro-batcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._queue.empty():
+            _, future, _ = self._queue.get_nowait()
+            if not future.done():
+                future.set_exception(RuntimeError("embedder is shutting down"))
+        self._executor.shutdown(wait=True)
+
+    async def embed(self, pixels: Pixels) -> np.ndarray:
+        """The image's vector; Overloaded at once when max_queue images are waiting."""
+        self.start()
+        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait((pixels, future, asyncio.get_running_loop().time()))
+        except asyncio.QueueFull:
+            raise Overloaded(
+                f"embedder queue is full ({self._queue.qsize()} images waiting for the model); "
+                "retry later"
+            ) from None
+        return await future
+
+    async def warm_up(self) -> float:
+        """One forward pass on a dummy batch, in the model's thread; its duration in seconds."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._engine.warm_up)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        passes: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                # A batch forms only once a pass can take it: until then images keep queueing
+                # and the next batch is fuller.
+                await self._slots.acquire()
+                try:
+                    live = await self._next_batch(loop)
+                except BaseException:
+                    self._slots.release()
+                    raise
+                task = loop.create_task(self._pass(loop, live))
+                passes.add(task)
+                task.add_done_callback(passes.discard)
+        finally:
+            # Stopping forms no new batch, but the passes already running still answer.
+            if passes:
+                await asyncio.gather(*passes, return_exceptions=True)
+
+    async def _next_batch(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> list[tuple[Pixels, asyncio.Future[np.ndarray]]]:
+        while True:
+            batch = [await self._queue.get()]
+            deadline = loop.time() + self._max_wait_s
+            while len(batch) < self._max_batch:
+                remaining = deadline - loop.time()
+                try:
+                    if remaining <= 0:
+                        batch.append(self._queue.get_nowait())
+                    else:
+                        batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except (TimeoutError, asyncio.QueueEmpty):
+                    break
+            # Callers that gave up are skipped.
+            live = [(p, f) for p, f, _ in batch if not f.done()]
+            if not live:
+                continue
+            started = loop.time()
+            for _, future, queued_at in batch:
+                if not future.done():
+                    self._metrics.queue_wait.observe(started - queued_at)
+            return live
+
+    async def _pass(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        live: list[tuple[Pixels, asyncio.Future[np.ndarray]]],
+    ) -> None:
+        try:
+            vectors = await loop.run_in_executor(
+                self._executor, self._timed_embed, [p for p, _ in live]
+            )
+        except Exception as exc:
+            log.exception("forward pass failed", extra={"batch": len(live)})
+            for _, future in live:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        finally:
+            self._slots.release()
+        for row, (_, future) in zip(vectors, live, strict=True):
+            if not future.done():
+                future.set_result(row)
+
+    def _timed_embed(self, batch: list[Pixels]) -> np.ndarray:
+        started = time.perf_counter()
+        vectors = self._engine.embed(batch)
+        self._metrics.forward_pass(len(batch), time.perf_counter() - started)
+        return vectors
+
+    def _depth(self) -> float:
+        return self._queue.qsize()

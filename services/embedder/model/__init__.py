@@ -1,1 +1,0 @@
-"""The feature extractor: backbones, their weights, and the inference engine."""

@@ -1,0 +1,152 @@
+"""One forward pass over a batch of prepared images, on the best runtime available."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from services.embedder.decoding.cpu_decode import CropSpec, Pixels, with_crop_fraction
+from services.embedder.models.backbones import Backbone
+from services.embedder.models.features import Features
+from services.embedder.models.pooling import l2_normalize, pool
+from services.embedder.models.weights import LoadedModel
+from services.embedder.runtimes.choice import build_runner, max_batch_for, pick_device
+from services.embedder.runtimes.cuda_runner import CudaGraphRunner
+from services.embedder.runtimes.runner import FeatureRunner
+from vrs.settings import ModelSettings
+
+log = logging.getLogger(__name__)
+
+Vectors = np.ndarray
+
+
+class InferenceEngine:
+    """Runs the model: up to `parallelism` passes at once, as the runtime allows."""
+
+    def __init__(self, backbone: Backbone, loaded: LoadedModel, settings: ModelSettings) -> None:
+        self.backbone = backbone
+        self.model_id = loaded.model_id
+        self.features = loaded.features
+        # How images are resized and cropped for this model: the backbone's, or the variant's.
+        self.crop: CropSpec = with_crop_fraction(backbone.crop, loaded.features.crop)
+        self.dimension = backbone.dimension
+        self.device = pick_device(settings)
+        if settings.torch_threads:
+            torch.set_num_threads(settings.torch_threads)
+        self.runner: FeatureRunner = build_runner(
+            loaded.module, self.model_id, self.crop.crop, loaded.features, settings, self.device
+        )
+        # Passes in flight at once: the runtime's request pool (OpenVINO streams), else one.
+        self.parallelism = self.runner.parallelism
+        self.max_batch = max_batch_for(self.device, settings, self.parallelism)
+        shape = (1, 3, 1, 1)
+        self._mean = torch.tensor(backbone.mean, device=self.device).view(shape)
+        self._std = torch.tensor(backbone.std, device=self.device).view(shape)
+        self._counts = threading.Lock()
+        self.forward_passes = 0
+        self.images_embedded = 0
+        self.warm_up_passes = 0  # not in forward_passes: those count real images only
+        log.info(
+            "inference engine ready",
+            extra={
+                "model_id": self.model_id,
+                "runtime": self.runner.name,
+                "parallelism": self.parallelism,
+            },
+        )
+
+    @property
+    def device_name(self) -> str:
+        """What runs the model, e.g. "openvino CPU bf16" or "torch cuda float16"."""
+        return self.runner.name
+
+    def embed(self, batch: list[Pixels]) -> Vectors:
+        """N prepared images (H x W x 3 uint8) to an N x dimension float32 array."""
+        vectors = self._forward(batch)
+        with self._counts:
+            self.forward_passes += 1
+            self.images_embedded += len(batch)
+        return vectors
+
+    def warm_up(self) -> float:
+        """One forward pass per parallel slot on a blank image, so the first requests do not
+        pay for lazy initialisation (kernel selection, allocator growth); seconds taken."""
+        side = self.crop.crop
+        started = time.perf_counter()
+        blank = np.zeros((side, side, 3), dtype=np.uint8)
+        # One after the other: the runner's request pool hands each call the next request, so
+        # every one is warmed. Concurrent first passes (one thread per request) hung two of
+        # this machine's test starts, racing lazy initialisation in torch or OpenVINO.
+        for _ in range(self.parallelism):
+            self._forward([blank])
+        if isinstance(self.runner, CudaGraphRunner):
+            # A graph is captured per batch bucket: warm every one, so no request pays for it.
+            for size in self.runner.buckets:
+                for _ in range(self.runner.warm_up_calls):
+                    self._forward([blank] * size)
+        with self._counts:
+            self.warm_up_passes += 1
+        return time.perf_counter() - started
+
+    def _forward(self, batch: list[Pixels]) -> Vectors:
+        with torch.inference_mode():
+            x = self._normalised(batch)
+            pooled = describe(self.runner, x, self.features)
+            vectors: Vectors = pooled.cpu().numpy().astype(np.float32, copy=False)
+            return vectors
+
+    def _normalised(self, batch: list[Pixels]) -> torch.Tensor:
+        # Decoded on the device already (GPU JPEG decoding), possibly beside images of other
+        # formats decoded on the host.
+        rows: dict[int, torch.Tensor] = {}
+        for i, item in enumerate(batch):
+            if isinstance(item, torch.Tensor):
+                rows[i] = item
+        if not rows:
+            pixels = self._to_device(batch)
+        else:
+            on_host = [i for i in range(len(batch)) if i not in rows]
+            if on_host:
+                copied = self._to_device([batch[i] for i in on_host])
+                rows.update(zip(on_host, copied.unbind(0), strict=True))
+            pixels = torch.stack([rows[i] for i in range(len(batch))]).to(self.device)
+        x = pixels.permute(0, 3, 1, 2).float().div_(255.0)
+        return (x - self._mean) / self._std
+
+    def _to_device(self, batch: list[Pixels]) -> torch.Tensor:
+        if self.device.type != "cuda":
+            return torch.from_numpy(np.stack(batch))
+        # Stacked straight into pinned pages (torch's caching host allocator reuses them):
+        # the copy runs asynchronously, with no extra host copy to pin.
+        first = np.asarray(batch[0])
+        host = torch.empty((len(batch), *first.shape), dtype=torch.uint8, pin_memory=True)
+        np.stack(batch, out=host.numpy())
+        return host.to(self.device, non_blocking=True)
+
+
+def describe(
+    runner: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, features: Features
+) -> torch.Tensor:
+    """Normalised input (N x 3 x H x W) to N descriptors: the feature map of each scale (and
+    its mirror image) pooled in fp32, averaged, then normalised as the variant says."""
+    total = torch.zeros((), device=x.device)
+    for scale in features.scales:
+        scaled = x if scale == 1.0 else _rescale(x, scale)
+        views = (scaled, scaled.flip(3)) if features.flip else (scaled,)
+        for view in views:
+            fmap = runner(view).to(x.device)
+            pooled = pool(fmap.float(), features)
+            total = total + pooled
+    descriptors = total / features.passes
+    return l2_normalize(descriptors) if features.l2 else descriptors
+
+
+def _rescale(x: torch.Tensor, scale: float) -> torch.Tensor:
+    size = (max(32, round(x.shape[-2] * scale)), max(32, round(x.shape[-1] * scale)))
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)

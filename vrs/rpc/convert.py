@@ -1,0 +1,77 @@
+"""Protobuf messages to domain objects and back, shared by both services and the CLI."""
+
+from __future__ import annotations
+
+from vrs.catalog.products import Product, ProductPatch
+from vrs.errors import InvalidImage
+from vrs.images.source import ImageInput
+from vrs.v1 import common_pb2, embedder_pb2
+
+
+def image_from_proto(source: common_pb2.ImageSource) -> ImageInput:
+    which = source.WhichOneof("source")
+    if which == "data":
+        return ImageInput(data=source.data)
+    if which == "uri":
+        return ImageInput(uri=source.uri)
+    raise InvalidImage("image is missing: set ImageSource.data or ImageSource.uri")
+
+
+def image_to_proto(image: ImageInput) -> common_pb2.ImageSource:
+    if image.uri is not None:
+        return common_pb2.ImageSource(uri=image.uri)
+    return common_pb2.ImageSource(data=image.data or b"")
+
+
+def product_from_proto(message: common_pb2.ProductAttributes) -> Product:
+    return Product(
+        product_id=message.product_id,
+        title=message.title,
+        category=message.category,
+        brand=message.brand,
+        price=message.price if message.HasField("price") else None,
+        currency=message.currency,
+        in_stock=message.in_stock if message.HasField("in_stock") else True,
+        image_uri=message.image_uri,
+    )
+
+
+def product_to_proto(product: Product) -> common_pb2.ProductAttributes:
+    message = common_pb2.ProductAttributes(
+        product_id=product.product_id,
+        title=product.title,
+        category=product.category,
+        brand=product.brand,
+        currency=product.currency,
+        in_stock=product.in_stock,
+        image_uri=product.image_uri,
+    )
+    if product.price is not None:
+        message.price = product.price
+    return message
+
+
+def stored_product_to_proto(product: Product) -> common_pb2.ProductAttributes:
+    """For responses: a stored product, cut to the size limits (rows written before them
+    may exceed them, and one oversized row must not push a response past the message limit)."""
+    return product_to_proto(product.within_limits())
+
+
+def patch_from_proto(message: embedder_pb2.ProductPatch) -> ProductPatch:
+    has = message.HasField
+    return ProductPatch(
+        product_id=message.product_id,
+        title=message.title if has("title") else None,
+        category=message.category if has("category") else None,
+        brand=message.brand if has("brand") else None,
+        price=message.price if has("price") else None,
+        currency=message.currency if has("currency") else None,
+        in_stock=message.in_stock if has("in_stock") else None,
+    )
+
+
+def patch_to_proto(patch: ProductPatch) -> embedder_pb2.ProductPatch:
+    message = embedder_pb2.ProductPatch(product_id=patch.product_id)
+    for name, value in patch.changes().items():
+        setattr(message, name, value)
+    return message

@@ -1,0 +1,35 @@
+"""Every setting as a row (variable, default, meaning): the table docs/configuration.md carries."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings
+
+from vrs.settings.sections import Settings
+
+
+def env_reference() -> list[tuple[str, str, str]]:
+    """(env var, default, description) for every setting, in declaration order."""
+    rows = []
+    for section in Settings.model_fields.values():
+        section_type = section.default_factory
+        if not (isinstance(section_type, type) and issubclass(section_type, BaseSettings)):
+            continue
+        prefix = str(section_type.model_config.get("env_prefix", ""))
+        for name, field in section_type.model_fields.items():
+            default = field.get_default(call_default_factory=True)
+            shown = "" if default is None or default == [] else str(default)
+            rows.append(((prefix + name).upper(), shown, field.description or ""))
+    return rows
+
+
+def env_reference_markdown() -> str:
+    """The configuration table README.md carries (a test keeps the two in step)."""
+    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for name, default, description in env_reference():
+        shown = f"`{default}`" if default else ""
+        lines.append(f"| `{name}` | {shown} | {description} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(env_reference_markdown())  # noqa: T201 - a doc generator, run by hand
