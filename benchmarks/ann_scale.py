@@ -36,6 +36,7 @@ from vrs.catalog.products import Product, StoredProduct
 from vrs.settings import StoreSettings
 from vrs.store.filters import ProductFilter
 from vrs.store.qdrant_edge_store import QdrantEdgeStore
+from vrs.store.query import SearchRequest
 
 DIM = 2048
 MODEL_ID = "ann-scale@bench"
@@ -215,11 +216,11 @@ def measure(
     ef: int | None,
 ) -> Row:
     for q in data.queries[:20]:  # warm-up: page cache, allocator
-        store.search(q, K, flt, None, exact, ef)
+        store.search(SearchRequest(q, K, flt, exact=exact, hnsw_ef=ef))
     timings, cpu, found = [], [], 0
     for q, limit in zip(data.queries, tenth, strict=True):
         started, cpu_started = time.perf_counter(), time.process_time()
-        hits = store.search(q, K, flt, None, exact, ef)
+        hits = store.search(SearchRequest(q, K, flt, exact=exact, hnsw_ef=ef))
         timings.append(1000 * (time.perf_counter() - started))
         cpu.append(1000 * (time.process_time() - cpu_started))
         ids = [int(h.stored.product.product_id[1:]) for h in hits]

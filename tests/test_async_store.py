@@ -13,10 +13,11 @@ from tests.support.qdrant_endpoints import server_store_at, silent_port
 from tests.support.redis_server import free_port
 from tests.support.stored_catalog import toy_catalog
 from tests.support.stores import StoreFactory
-from vrs.errors import Unavailable
+from vrs.errors import NotFound, Unavailable
 from vrs.store.async_store import AsyncStore
 from vrs.store.base import VectorStore
 from vrs.store.filters import ProductFilter
+from vrs.store.query import SearchRequest
 
 DIM = 16
 MODEL = "toy@async"
@@ -56,11 +57,33 @@ async def test_search_answers_as_the_sync_store(facade: AsyncStore) -> None:
     query = toy_catalog(MODEL, DIM)[5].vector
     assert query is not None
     for exact in (True, False):
-        got = await facade.search(query, 5, SELECTIVE, None, exact, hnsw_ef=64)
-        assert got == facade.sync.search(query, 5, SELECTIVE, None, exact, 64)
-        assert got
-    capped = await facade.search(query, 10, ProductFilter(), 0.5, True)
-    assert capped == facade.sync.search(query, 10, ProductFilter(), 0.5, True)
+        request = SearchRequest(query, 5, SELECTIVE, exact=exact, hnsw_ef=64)
+        got = await facade.search(request, exact_threshold=0)
+        assert got.hits == facade.sync.search(request)
+        assert got.hits and got.exact is exact
+    capped = SearchRequest(query, 10, max_distance=0.5, exact=True)
+    assert (await facade.search(capped, exact_threshold=0)).hits == facade.sync.search(capped)
+
+
+async def test_a_search_near_a_product_uses_its_stored_vector(facade: AsyncStore) -> None:
+    stored = facade.sync.get(["p5"], with_vectors=True)["p5"]
+    assert stored.vector is not None
+    by_id = await facade.search(SearchRequest("p5", 5, exact=True), exact_threshold=0)
+    by_vector = await facade.search(SearchRequest(stored.vector, 5, exact=True), exact_threshold=0)
+    assert by_id == by_vector
+
+
+async def test_a_search_near_an_unknown_product_is_not_found(facade: AsyncStore) -> None:
+    with pytest.raises(NotFound, match="'nope' is not in the catalog"):
+        await facade.search(SearchRequest("nope", 5), exact_threshold=0)
+
+
+@pytest.mark.parametrize(("threshold", "exact"), [(0, False), (10_000, True)])
+async def test_an_unforced_search_is_exact_when_the_filtered_set_is_small(
+    facade: AsyncStore, threshold: int, exact: bool
+) -> None:
+    query = SearchRequest(np.zeros(DIM, np.float32), 5)
+    assert (await facade.search(query, exact_threshold=threshold)).exact is exact
 
 
 async def test_count_answers_as_the_sync_store(facade: AsyncStore) -> None:

@@ -10,7 +10,8 @@ import pytest
 from qdrant_client import QdrantClient
 
 from services.composition import LocalQueryEmbedder, create_server
-from services.embedder.catalog.writer import CatalogWriter, UpsertItem
+from services.embedder.catalog.items import UpsertItem
+from services.embedder.catalog.writer import CatalogWriter
 from services.embedder.embedding.embedder import ImageEmbedder
 from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.factories import make_embedder, settings_for

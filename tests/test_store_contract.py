@@ -14,6 +14,7 @@ from vrs.errors import InvalidVector, ModelMismatch
 from vrs.settings import StoreSettings
 from vrs.store.filters import ProductFilter
 from vrs.store.qdrant_server_store import collection_params
+from vrs.store.query import SearchRequest
 
 DIM = 16
 MODEL = "toy@test"
@@ -70,7 +71,7 @@ def test_search_orders_by_euclidean_distance(store_factory: StoreFactory) -> Non
     items = catalog()
     store.upsert(items)
     query = np.random.default_rng(9).normal(size=DIM).astype(np.float32)
-    hits = store.search(query, 7, ProductFilter(), None, exact=True)
+    hits = store.search(SearchRequest(query, 7, exact=True))
     expected = sorted(items, key=lambda s: float(np.linalg.norm(s.vector - query)))[:7]  # type: ignore[operator]
     assert [h.stored.product.product_id for h in hits] == [e.product.product_id for e in expected]
     for hit, item in zip(hits, expected, strict=True):
@@ -91,7 +92,7 @@ def test_filters_and_max_distance(store_factory: StoreFactory) -> None:
         in_stock_only=True,
         exclude_product_ids=("p10",),
     ).validated()
-    hits = store.search(query, 100, flt, None, exact=True)
+    hits = store.search(SearchRequest(query, 100, flt, exact=True))
 
     def ok(s: StoredProduct) -> bool:
         p = s.product
@@ -108,7 +109,7 @@ def test_filters_and_max_distance(store_factory: StoreFactory) -> None:
     }
     assert store.count(flt) == len(hits)
     limit = sorted(h.distance for h in hits)[2]
-    near = store.search(query, 100, flt, limit + 1e-4, exact=True)
+    near = store.search(SearchRequest(query, 100, flt, limit + 1e-4, exact=True))
     assert len(near) == 3
     assert all(h.distance <= limit + 1e-4 for h in near)
 
@@ -116,9 +117,8 @@ def test_filters_and_max_distance(store_factory: StoreFactory) -> None:
 def test_unknown_category_matches_nothing(store_factory: StoreFactory) -> None:
     store = store_factory(MODEL, DIM)
     store.upsert(catalog(10))
-    hits = store.search(
-        np.zeros(DIM, np.float32), 5, ProductFilter(categories=("nope",)), None, exact=False
-    )
+    nowhere = ProductFilter(categories=("nope",))
+    hits = store.search(SearchRequest(np.zeros(DIM, np.float32), 5, nowhere, exact=False))
     assert hits == []
 
 
@@ -170,7 +170,7 @@ def test_optimize_builds_the_index(store_factory: StoreFactory) -> None:
     assert info.points == 400
     if info.kind == "qdrant-edge":  # local mode has no index; a server indexes by itself
         assert info.indexed_vectors == 400
-        hits = store.search(np.zeros(DIM, np.float32), 5, ProductFilter(), None, exact=False)
+        hits = store.search(SearchRequest(np.zeros(DIM, np.float32), 5, exact=False))
         assert len(hits) == 5
 
 

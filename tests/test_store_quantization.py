@@ -11,8 +11,8 @@ import pytest
 
 from vrs.catalog.products import Product, StoredProduct
 from vrs.settings import StoreSettings
-from vrs.store.filters import ProductFilter
 from vrs.store.qdrant_edge_store import QdrantEdgeStore
+from vrs.store.query import SearchRequest
 
 DIM = 64
 MODEL = "toy@test"
@@ -36,7 +36,7 @@ def indexed_store(tmp_path: Path, **settings: object) -> tuple[QdrantEdgeStore, 
 def distance_errors(store: QdrantEdgeStore, vectors: np.ndarray) -> np.ndarray:
     """How far each returned distance is from the true one, relatively, for one query."""
     query = np.random.default_rng(1).normal(size=DIM).astype(np.float32)
-    hits = store.search(query, 10, ProductFilter(), None, False, 64)
+    hits = store.search(SearchRequest(query, 10, exact=False, hnsw_ef=64))
     true = np.array(
         [np.linalg.norm(vectors[int(h.stored.product.product_id[1:])] - query) for h in hits]
     )

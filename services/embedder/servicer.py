@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 
-from services.embedder.catalog.writer import (
-    CatalogWriter,
-    ItemResult,
-    Outcome,
-    UpsertItem,
-)
+from services.embedder.catalog.items import ItemResult, Outcome, UpsertItem
+from services.embedder.catalog.writer import CatalogWriter
 from services.embedder.embedding.embedder import ImageEmbedder
-from services.embedder.events.consumer import EventsConsumer, EventsStatus
+from services.embedder.events.consumer import EventsConsumer
 from vrs.catalog.ids import normalize_product_id, split_product_ids
 from vrs.catalog.products import ProductPatch
 from vrs.errors import InvalidInput
 from vrs.item_failure import as_item_error
+from vrs.observability.metrics.events import EventsStatus
 from vrs.rpc.convert import (
     image_from_proto,
     patch_from_proto,
@@ -202,11 +199,7 @@ def events_stats_to_proto(status: EventsStatus) -> embedder_pb2.EventsStats:
         # The message has no "unknown": when Redis did not say, 0.
         lag=status.lag or 0,
         pending=status.pending or 0,
-        processed=status.processed,
-        retried=status.retried,
-        dead_lettered=status.dead_lettered,
-        group_recreated=status.group_recreated,
-        consumers_removed=status.consumers_removed,
+        **asdict(status.counters),
     )
 
 

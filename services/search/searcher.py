@@ -36,9 +36,8 @@ from vrs.observability import tracing
 from vrs.observability.metrics.search import SearchMetrics
 from vrs.settings import SearchSettings
 from vrs.store.async_store import AsyncStore
-from vrs.store.base import Hit
-from vrs.store.filters import ProductFilter
 from vrs.store.model_stores import ModelStores
+from vrs.store.query import Hit, SearchRequest
 
 log = logging.getLogger(__name__)
 _tracer = tracing.tracer()
@@ -91,61 +90,60 @@ class Searcher:
         return await self._by_product(query)
 
     async def _by_image(self, query: ImageQuery) -> Answer:
-        k, flt, max_distance = self._checked(query.options)
+        options = self._checked(query.options)
         if query.model_id:
             await self._check_embedder_runs(query.model_id)
         store, model_id = await self._store_for(query.model_id)
         data = await self._fetcher.load(query.image)
         sha = sha256_hex(data)
-        exact = query.options.exact
 
         async def compute() -> SearchResult:
             vector = await self._query_vector(data, sha, model_id)
-            return await self._nearest(store, vector, k, flt, max_distance, model_id, exact)
+            return _result(await self._search(store, self._request(vector, options)), model_id)
 
-        return await self._cached(
-            f"image:{sha}", k, flt, max_distance, model_id, compute, _exact_key(exact)
-        )
+        return await self._cached(f"image:{sha}", options, model_id, compute)
 
     async def _by_product(self, query: ProductQuery) -> Answer:
-        query = replace(query, product_id=normalize_product_id(query.product_id))
-        k, flt, max_distance = self._checked(query.options)
-        flt = replace(flt, exclude_product_ids=(query.product_id,))
+        product_id = normalize_product_id(query.product_id)
+        options = self._checked(query.options)
+        options = replace(
+            options, filter=replace(options.filter, exclude_product_ids=(product_id,))
+        )
         store, model_id = await self._store_for(query.model_id)
-        exact = query.options.exact
 
         async def compute() -> SearchResult:
             # The product's vector, the size of the filtered set and the search: one hop.
-            with _tracer.start_as_current_span("search.store") as span:
-                started = time.perf_counter()
-                found = await store.search_by_product(
-                    query.product_id,
-                    k,
-                    flt,
-                    max_distance,
-                    exact,
-                    self._settings.exact_threshold,
-                    self._settings.hnsw_ef,
-                )
-                if found is None:
-                    where = f" of model {model_id!r}" if query.model_id else ""
-                    raise NotFound(f"product {query.product_id!r} is not in the catalog{where}")
-                hits, was_exact = found
-                self._metrics.searched(
-                    "exact" if was_exact else "hnsw", time.perf_counter() - started, len(hits)
-                )
-                span.set_attributes({"exact": was_exact, "matches": len(hits)})
+            try:
+                hits = await self._search(store, self._request(product_id, options))
+            except NotFound as exc:
+                if not query.model_id:
+                    raise
+                raise NotFound(f"{exc} of model {model_id!r}") from exc
             return _result(hits, model_id)
 
-        return await self._cached(
-            f"product:{query.product_id}",
-            k,
-            flt,
-            max_distance,
-            model_id,
-            compute,
-            _exact_key(exact),
+        return await self._cached(f"product:{product_id}", options, model_id, compute)
+
+    def _request(self, near: Vector | str, options: SearchOptions) -> SearchRequest:
+        return SearchRequest(
+            near,
+            options.k if options.k is not None else self._settings.default_k,
+            options.filter,
+            options.max_distance,
+            options.exact,
+            self._settings.hnsw_ef,
         )
+
+    async def _search(self, store: AsyncStore, request: SearchRequest) -> list[Hit]:
+        with _tracer.start_as_current_span("search.store") as span:
+            started = time.perf_counter()
+            outcome = await store.search(request, self._settings.exact_threshold)
+            self._metrics.searched(
+                "exact" if outcome.exact else "hnsw",
+                time.perf_counter() - started,
+                len(outcome.hits),
+            )
+            span.set_attributes({"exact": outcome.exact, "matches": len(outcome.hits)})
+        return outcome.hits
 
     async def _store_for(self, model_id: str) -> tuple[AsyncStore, str]:
         """The store holding `model_id`'s vectors ("": the server's own), and its model id."""
@@ -194,26 +192,29 @@ class Searcher:
             raise query
         return await self.answer(query)
 
-    def _checked(self, options: SearchOptions) -> tuple[int, ProductFilter, float | None]:
+    def _checked(self, options: SearchOptions) -> SearchOptions:
+        """`options` validated, with k and the filter in their one form."""
         k = self._settings.default_k if options.k is None else options.k
         if not 1 <= k <= self._settings.max_k:
             raise InvalidInput(f"k must be between 1 and {self._settings.max_k}, got {k}")
         distance = options.max_distance
         if distance is not None and (not math.isfinite(distance) or distance < 0):
             raise InvalidInput(f"max_distance must be a finite number >= 0, got {distance}")
-        return k, options.filter.validated(), distance
+        return replace(options, k=k, filter=options.filter.validated())
 
     async def _cached(
         self,
         query_key: str,
-        k: int,
-        flt: ProductFilter,
-        max_distance: float | None,
+        options: SearchOptions,
         model_id: str,
         compute: Callable[[], Awaitable[SearchResult]],
-        mode: str = "",
     ) -> Answer:
-        identity = f"{query_key}|k={k}|{flt.cache_key()}|max={max_distance!r}{mode}"
+        # A forced search mode joins the identity only when set: default keys stay as they were.
+        mode = "" if options.exact is None else f"|exact={options.exact}"
+        identity = (
+            f"{query_key}|k={options.k}|{options.filter.cache_key()}"
+            f"|max={options.max_distance!r}{mode}"
+        )
         cache = self._cache
         found = None
         if cache is not None:
@@ -256,36 +257,8 @@ class Searcher:
             await self._cache.put_embedding(model_id, sha, vector)
         return vector
 
-    async def _nearest(
-        self,
-        store: AsyncStore,
-        vector: Vector,
-        k: int,
-        flt: ProductFilter,
-        max_distance: float | None,
-        model_id: str,
-        exact: bool | None = None,
-    ) -> SearchResult:
-        with _tracer.start_as_current_span("search.store") as span:
-            if exact is None:
-                # HNSW loses recall when a filter leaves few candidates; below the threshold an
-                # exact scan of the filtered set is correct and cheap (payload indexes find it).
-                exact = await store.count(flt) <= self._settings.exact_threshold
-            started = time.perf_counter()
-            hits = await store.search(vector, k, flt, max_distance, exact, self._settings.hnsw_ef)
-            self._metrics.searched(
-                "exact" if exact else "hnsw", time.perf_counter() - started, len(hits)
-            )
-            span.set_attributes({"exact": exact, "matches": len(hits)})
-        return _result(hits, model_id)
-
 
 def _result(hits: Sequence[Hit], model_id: str) -> SearchResult:
     return SearchResult(
         matches=tuple(Match(h.stored.product, h.distance) for h in hits), model_id=model_id
     )
-
-
-def _exact_key(exact: bool | None) -> str:
-    """Cache identity of a forced search mode ("" for the default: existing keys unchanged)."""
-    return "" if exact is None else f"|exact={exact}"

@@ -14,7 +14,7 @@ from vrs.catalog.ids import normalize_product_id
 from vrs.catalog.products import Product
 from vrs.errors import NotFound
 from vrs.store.async_store import AsyncStore
-from vrs.store.filters import ProductFilter
+from vrs.store.query import SearchRequest
 
 # Filter values are gathered from the products nearest the origin: a bounded, exact scan that
 # sees the whole of a small catalog (and a sample of a large one), refreshed once a minute.
@@ -58,10 +58,9 @@ class LocalBackend:
         now = time.monotonic()
         if self._facets is not None and now - self._facets[0] < FACETS_TTL_S:
             return self._facets[1], self._facets[2]
-        hits = await self._store.search(
-            np.zeros(dimension, dtype=np.float32), FACET_SAMPLE, ProductFilter(), None, exact=True
-        )
-        products = [h.stored.product.within_limits() for h in hits]
+        sample = SearchRequest(np.zeros(dimension, dtype=np.float32), FACET_SAMPLE, exact=True)
+        found = await self._store.search(sample, exact_threshold=0)
+        products = [h.stored.product.within_limits() for h in found.hits]
         categories = tuple(sorted({p.category for p in products if p.category}))
         brands = tuple(sorted({p.brand for p in products if p.brand}))
         self._facets = (now, categories, brands)

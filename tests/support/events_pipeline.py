@@ -14,7 +14,8 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
-from services.embedder.catalog.writer import CatalogWriter, UpsertItem
+from services.embedder.catalog.items import UpsertItem
+from services.embedder.catalog.writer import CatalogWriter
 from services.embedder.embedding.embedder import ImageEmbedder
 from services.embedder.events.applier import ChangeApplier
 from services.embedder.events.consumer import EventsConsumer

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from tests.support.k8s_render import DEPLOY
 from vrs.observability.metrics.embedder import EmbedderMetrics
-from vrs.observability.metrics.events import EventsCollector, EventsSnapshot
+from vrs.observability.metrics.events import EventCounters, EventsCollector, EventsStatus
 from vrs.observability.metrics.grpc_server import GrpcServerMetrics
 from vrs.observability.metrics.search import SearchMetrics
 from vrs.observability.metrics.store import StoreMetrics
@@ -68,7 +68,7 @@ def exported_by_vrs() -> dict[str, str]:
     for group in groups:
         for collector in group.collectors():
             registry.register(collector)
-    registry.register(EventsCollector(lambda: EventsSnapshot(0, 0, 0, 0, 0, 0, 0)))
+    registry.register(EventsCollector(lambda: EventsStatus("s", "g", 0, 0, EventCounters())))
     return {
         f"{family.name}_total" if family.type == "counter" else family.name: family.type
         for family in registry.collect()

@@ -9,12 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from vrs.catalog.products import StoredProduct
-from vrs.catalog.vectors import Vector
-from vrs.errors import Unavailable
+from vrs.errors import NotFound, Unavailable
 from vrs.observability.metrics.store import StoreMetrics
-from vrs.store.base import Hit, StoreInfo, VectorStore
+from vrs.store.base import StoreInfo, VectorStore
 from vrs.store.filters import ProductFilter
 from vrs.store.qdrant_errors import CONNECTION_ERRORS, failure_detail
+from vrs.store.query import SearchOutcome, SearchRequest
 
 T = TypeVar("T")
 
@@ -76,49 +76,29 @@ class AsyncStore:
     async def delete(self, product_ids: Sequence[str]) -> None:
         await self._write("delete", lambda: self._store.delete(product_ids))
 
-    async def search(
-        self,
-        vector: Vector,
-        k: int,
-        flt: ProductFilter,
-        max_distance: float | None,
-        exact: bool,
-        hnsw_ef: int | None = None,
-    ) -> list[Hit]:
-        """The k nearest products satisfying `flt`, by ascending distance."""
-        return await self._run(
-            "search",
-            lambda: self._store.search(vector, k, flt, max_distance, exact, hnsw_ef),
-            self._timeout_s,
-        )
+    async def search(self, request: SearchRequest, exact_threshold: int) -> SearchOutcome:
+        """The request's nearest products and whether the search was exact; NotFound when it
+        is near a product that is not stored (or has no vector).
 
-    async def search_by_product(
-        self,
-        product_id: str,
-        k: int,
-        flt: ProductFilter,
-        max_distance: float | None,
-        exact: bool | None,
-        exact_threshold: int,
-        hnsw_ef: int | None = None,
-    ) -> tuple[list[Hit], bool] | None:
-        """The k products nearest a stored product's vector satisfying `flt`, and whether the
-        search was exact; None when the product (or its vector) is not stored.
-
-        Its get, count and search run in one call to the pool (one hop, one deadline).
-        `exact` None: exact when at most `exact_threshold` products pass `flt` (HNSW loses
-        recall when a filter leaves few candidates).
+        Reading the product's vector, counting the filtered set and searching run in one call
+        to the pool (one hop, one deadline). `request.exact` None: exact when at most
+        `exact_threshold` products pass the filter (HNSW loses recall when a filter leaves few
+        candidates; an exact scan of a small filtered set is correct and cheap).
         """
 
-        def run() -> tuple[list[Hit], bool] | None:
-            stored = self._store.get([product_id], with_vectors=True).get(product_id)
-            if stored is None or stored.vector is None:
-                return None
-            exact_now = self._store.count(flt) <= exact_threshold if exact is None else exact
-            hits = self._store.search(stored.vector, k, flt, max_distance, exact_now, hnsw_ef)
-            return hits, exact_now
+        def run() -> SearchOutcome:
+            near = request.near
+            if isinstance(near, str):
+                stored = self._store.get([near], with_vectors=True).get(near)
+                if stored is None or stored.vector is None:
+                    raise NotFound(f"product {near!r} is not in the catalog")
+                near = stored.vector
+            exact = request.exact
+            if exact is None:
+                exact = self._store.count(request.filter) <= exact_threshold
+            return SearchOutcome(self._store.search(request.resolved(near, exact)), exact)
 
-        return await self._run("search_by_product", run, self._timeout_s)
+        return await self._run("search", run, self._timeout_s)
 
     async def count(self, flt: ProductFilter) -> int:
         return await self._run("count", lambda: self._store.count(flt), self._timeout_s)

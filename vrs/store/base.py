@@ -11,14 +11,9 @@ from vrs.catalog.products import StoredProduct
 from vrs.catalog.vectors import Vector, checked_vector
 from vrs.errors import ModelMismatch
 from vrs.store.filters import ProductFilter
+from vrs.store.query import Hit, SearchRequest
 
 _MODEL_ID_SEP = "__"
-
-
-@dataclass(frozen=True)
-class Hit:
-    stored: StoredProduct
-    distance: float
 
 
 @dataclass(frozen=True)
@@ -66,16 +61,9 @@ class VectorStore(Protocol):
 
     def delete(self, product_ids: Sequence[str]) -> None: ...
 
-    def search(
-        self,
-        vector: Vector,
-        k: int,
-        flt: ProductFilter,
-        max_distance: float | None,
-        exact: bool,
-        hnsw_ef: int | None = None,
-    ) -> list[Hit]:
-        """The k nearest products satisfying `flt`, by ascending distance."""
+    def search(self, request: SearchRequest) -> list[Hit]:
+        """The request's k nearest products by ascending distance; its `near` is a vector
+        (resolved: see AsyncStore.search), its `exact` None means the index."""
         ...
 
     def count(self, flt: ProductFilter) -> int: ...

@@ -17,8 +17,9 @@ from vrs.catalog.products import StoredProduct
 from vrs.catalog.vectors import Vector
 from vrs.errors import ConfigurationError
 from vrs.settings import StoreSettings
-from vrs.store.base import Hit, StoreInfo, check_write, collection_name
+from vrs.store.base import StoreInfo, check_write, collection_name
 from vrs.store.filters import INDEXED_FIELDS, ProductFilter
+from vrs.store.query import Hit, SearchRequest
 
 log = logging.getLogger(__name__)
 
@@ -158,28 +159,22 @@ class QdrantEdgeStore:
                     qe.UpdateOperation.delete_points([point_id(pid) for pid in product_ids])
                 )
 
-    def search(
-        self,
-        vector: Vector,
-        k: int,
-        flt: ProductFilter,
-        max_distance: float | None,
-        exact: bool,
-        hnsw_ef: int | None = None,
-    ) -> list[Hit]:
-        request = qe.QueryRequest(
-            limit=k,
-            query=qe.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
-            filter=flt.to_qdrant(_DIALECT),
-            score_threshold=max_distance,
+    def search(self, request: SearchRequest) -> list[Hit]:
+        query = qe.QueryRequest(
+            limit=request.k,
+            query=qe.Query.Nearest(np.asarray(request.vector, dtype=np.float32).tolist()),
+            filter=request.filter.to_qdrant(_DIALECT),
+            score_threshold=request.max_distance,
             with_payload=True,
             params=qe.SearchParams(
-                hnsw_ef=hnsw_ef, exact=exact, quantization=_quantization_params(self._settings)
+                hnsw_ef=request.hnsw_ef,
+                exact=bool(request.exact),
+                quantization=_quantization_params(self._settings),
             ),
         )
         return [
             Hit(StoredProduct.from_payload(p.payload or {}), float(p.score))
-            for p in self._shard.query(request)
+            for p in self._shard.query(query)
         ]
 
     def count(self, flt: ProductFilter) -> int:

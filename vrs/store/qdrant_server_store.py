@@ -19,13 +19,13 @@ from qdrant_client import models as qm
 
 from vrs.catalog.ids import point_id
 from vrs.catalog.products import StoredProduct
-from vrs.catalog.vectors import Vector
 from vrs.errors import ConfigurationError, ModelMismatch, VrsError
 from vrs.settings import StoreSettings
-from vrs.store.base import Hit, StoreInfo, check_write, collection_name, model_id_of
+from vrs.store.base import StoreInfo, check_write, collection_name, model_id_of
 from vrs.store.filters import INDEXED_FIELDS, ProductFilter
 from vrs.store.qdrant_connection import new_client
 from vrs.store.qdrant_errors import endpoint, qdrant_errors
+from vrs.store.query import Hit, SearchRequest
 
 log = logging.getLogger(__name__)
 
@@ -231,23 +231,15 @@ class QdrantServerStore:
                 wait=True,
             )
 
-    def search(
-        self,
-        vector: Vector,
-        k: int,
-        flt: ProductFilter,
-        max_distance: float | None,
-        exact: bool,
-        hnsw_ef: int | None = None,
-    ) -> list[Hit]:
+    def search(self, request: SearchRequest) -> list[Hit]:
         response = self._client.query_points(
             self.collection,
-            query=np.asarray(vector, dtype=np.float32).tolist(),
-            limit=k,
-            query_filter=flt.to_qdrant(_DIALECT),
-            score_threshold=max_distance,
+            query=np.asarray(request.vector, dtype=np.float32).tolist(),
+            limit=request.k,
+            query_filter=request.filter.to_qdrant(_DIALECT),
+            score_threshold=request.max_distance,
             search_params=qm.SearchParams(
-                hnsw_ef=hnsw_ef, exact=exact, quantization=self._quantization
+                hnsw_ef=request.hnsw_ef, exact=bool(request.exact), quantization=self._quantization
             ),
             with_payload=True,
             timeout=self._timeout,

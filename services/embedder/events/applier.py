@@ -33,7 +33,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from services.embedder.catalog.writer import CatalogWriter, UpsertItem
+from services.embedder.catalog.items import UpsertItem
+from services.embedder.catalog.writer import CatalogWriter
 from services.embedder.events.locks import HeldLocks, ProductLocks
 from vrs.catalog.products import PATCHABLE, Product, ProductPatch, StoredProduct, Versions
 from vrs.errors import NotFound, Overloaded, Unavailable, VrsError

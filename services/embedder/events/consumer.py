@@ -20,7 +20,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -31,7 +30,7 @@ from services.embedder.events.dead_letters import DeadLetters, describe
 from services.embedder.events.idle_consumers import IdleConsumers
 from vrs.errors import Overloaded, VrsError
 from vrs.events.schema import decode, stream_version, to_change
-from vrs.observability.metrics.events import EventsCollector, EventsSnapshot
+from vrs.observability.metrics.events import EventCounters, EventsCollector, EventsStatus
 from vrs.settings import EventsSettings
 
 log = logging.getLogger(__name__)
@@ -43,36 +42,6 @@ _FIRST_BACKOFF_S = 0.5
 _MAX_BACKOFF_S = 30.0
 # How often the loop reads the group's backlog for /metrics (one XINFO GROUPS).
 _BACKLOG_EVERY_S = 5.0
-
-
-@dataclass
-class EventCounters:
-    """What the consumer did since it started (logged, and shown by `vrs stats`)."""
-
-    processed: int = 0
-    retried: int = 0
-    dead_lettered: int = 0
-    # Times the consumer group was found missing and created again (Redis lost its data).
-    group_recreated: int = 0
-    # Idle consumers without pending entries removed from the group.
-    consumers_removed: int = 0
-
-
-@dataclass(frozen=True)
-class EventsStatus:
-    """Where the consumer stands, for `vrs stats`: the group's backlog and the counters."""
-
-    stream: str
-    group: str
-    # Entries not yet delivered to the group plus entries delivered but not acknowledged;
-    # None when Redis did not say (down, or the group is gone).
-    lag: int | None
-    pending: int | None
-    processed: int
-    retried: int
-    dead_lettered: int
-    group_recreated: int
-    consumers_removed: int
 
 
 class EventsConsumer:
@@ -162,35 +131,17 @@ class EventsConsumer:
         return len(entries)
 
     async def stats(self) -> EventsStatus:
+        """The group's backlog as Redis says now, and the counters."""
         lag, pending = await self._read_backlog()
-        counters = self.counters
-        return EventsStatus(
-            stream=self._settings.stream,
-            group=self._settings.group,
-            lag=lag,
-            pending=pending,
-            processed=counters.processed,
-            retried=counters.retried,
-            dead_lettered=counters.dead_lettered,
-            group_recreated=counters.group_recreated,
-            consumers_removed=counters.consumers_removed,
-        )
+        return self._status(lag, pending)
 
     def metrics_collector(self) -> EventsCollector:
         """Exports these counters (the ones `vrs stats` shows) and the last backlog read."""
-        return EventsCollector(self._snapshot)
+        return EventsCollector(lambda: self._status(*self._backlog))
 
-    def _snapshot(self) -> EventsSnapshot:
-        counters = self.counters
-        lag, pending = self._backlog
-        return EventsSnapshot(
-            lag=lag,
-            pending=pending,
-            processed=counters.processed,
-            retried=counters.retried,
-            dead_lettered=counters.dead_lettered,
-            group_recreated=counters.group_recreated,
-            consumers_removed=counters.consumers_removed,
+    def _status(self, lag: int | None, pending: int | None) -> EventsStatus:
+        return EventsStatus(
+            self._settings.stream, self._settings.group, lag, pending, self.counters.copy()
         )
 
     async def _read_backlog(self) -> tuple[int | None, int | None]:
