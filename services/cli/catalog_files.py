@@ -17,6 +17,8 @@ COLUMNS = ("product_id", "title", "category", "brand", "price", "currency", "ima
 
 @dataclass(frozen=True)
 class CatalogEntry:
+    """One product of a catalog file or folder, as the CLI sends it."""
+
     product_id: str
     image: Path
     title: str = ""

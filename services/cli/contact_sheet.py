@@ -17,6 +17,8 @@ BACKGROUND = (255, 255, 255)
 
 @dataclass(frozen=True)
 class Tile:
+    """One picture of a contact sheet, with its caption."""
+
     image: bytes | None
     lines: tuple[str, ...]
     highlight: bool = False

@@ -15,6 +15,8 @@ from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 @dataclass(frozen=True)
 class SimilarQuery:
+    """What `vrs similar` asks: a photo or a product, and the filters."""
+
     image: Path | None = None
     product_id: str | None = None
     k: int = 10

@@ -24,6 +24,8 @@ from vrs.v1 import common_pb2, embedder_pb2
 
 @dataclass(frozen=True)
 class VectorRecord:
+    """One vector of an import file, with its product id and category."""
+
     product_id: str
     vector: np.ndarray
     category: str = ""

@@ -42,6 +42,8 @@ _UPDATE_OUTCOMES = {
 
 
 class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
+    """The EmbedderService RPCs: protobuf in, catalog writer and embedder calls, protobuf out."""
+
     def __init__(
         self,
         embedder: ImageEmbedder,

@@ -13,12 +13,16 @@ from vrs.store.filters import ProductFilter
 
 @dataclass(frozen=True)
 class Match:
+    """A product found, and its Euclidean distance to the query."""
+
     product: Product
     distance: float
 
 
 @dataclass(frozen=True)
 class SearchResult:
+    """The matches of one search, nearest first, and the model that ranked them."""
+
     matches: tuple[Match, ...]
     model_id: str
     from_cache: bool = False
@@ -92,6 +96,8 @@ def decoded(answer: Answer) -> SearchResult:
 
 @dataclass(frozen=True)
 class SearchOptions:
+    """What a query asks besides its subject: how many, within which filter and distance."""
+
     k: int | None = None
     filter: ProductFilter = field(default_factory=ProductFilter)
     max_distance: float | None = None
@@ -101,6 +107,8 @@ class SearchOptions:
 
 @dataclass(frozen=True)
 class ImageQuery:
+    """Products that look like a photo."""
+
     image: ImageInput
     options: SearchOptions = field(default_factory=SearchOptions)
     # The collection of this model; "": the server's.
@@ -109,6 +117,8 @@ class ImageQuery:
 
 @dataclass(frozen=True)
 class ProductQuery:
+    """Products that look like a catalog product ("more like this")."""
+
     product_id: str
     options: SearchOptions = field(default_factory=SearchOptions)
     # The collection of this model; "": the server's.

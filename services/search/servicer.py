@@ -25,6 +25,8 @@ Served = search_pb2.SearchResponse | bytes
 
 
 class SearchServicer(search_pb2_grpc.SearchServiceServicer):
+    """The SearchService RPCs: protobuf in, searcher calls, protobuf out."""
+
     def __init__(self, searcher: Searcher, store: AsyncStore) -> None:
         self._searcher = searcher
         self._store = store

@@ -10,6 +10,8 @@ T = TypeVar("T")
 
 
 class SingleFlight(Generic[T]):
+    """Identical concurrent calls run once; every caller gets the one result."""
+
     def __init__(self) -> None:
         # Only keys with work in flight are held: the map is bounded by concurrency.
         self._flights: dict[str, asyncio.Future[T]] = {}

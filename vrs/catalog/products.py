@@ -44,6 +44,8 @@ def _text_size(value: str, what: str) -> int:
 
 @dataclass(frozen=True)
 class Product:
+    """A catalog product's attributes."""
+
     product_id: str
     title: str = ""
     category: str = ""
@@ -89,6 +91,8 @@ class Product:
 
 @dataclass(frozen=True)
 class ProductPatch:
+    """Attribute changes of one product; unset fields keep their value."""
+
     product_id: str
     title: str | None = None
     category: str | None = None

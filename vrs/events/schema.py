@@ -27,17 +27,23 @@ class MalformedEvent(InvalidInput):
 
 @dataclass(frozen=True)
 class Upsert:
+    """A parsed UPSERT event: the product and its photo."""
+
     product: Product
     image: ImageInput
 
 
 @dataclass(frozen=True)
 class Update:
+    """A parsed UPDATE event: the attributes to change."""
+
     patch: ProductPatch
 
 
 @dataclass(frozen=True)
 class Delete:
+    """A parsed DELETE event."""
+
     product_id: str
 
 

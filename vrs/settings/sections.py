@@ -22,6 +22,8 @@ def _section(prefix: str) -> SettingsConfigDict:
 
 
 class LogSettings(BaseSettings):
+    """How the process logs (VRS_LOG_*)."""
+
     model_config = _section("VRS_LOG_")
 
     level: str = Field("INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
@@ -31,6 +33,8 @@ class LogSettings(BaseSettings):
 
 
 class ServerSettings(BaseSettings):
+    """The gRPC server: address, limits, TLS, shutdown (VRS_GRPC_*)."""
+
     model_config = _section("VRS_GRPC_")
 
     host: str = Field(
@@ -76,6 +80,8 @@ class ServerSettings(BaseSettings):
 
 
 class AuthSettings(BaseSettings):
+    """Who may call the servers (VRS_AUTH_*)."""
+
     model_config = _section("VRS_AUTH_")
 
     tokens_file: Path | None = Field(
@@ -90,6 +96,8 @@ class AuthSettings(BaseSettings):
 
 
 class ClientSettings(BaseSettings):
+    """How vrs clients reach vrs servers: token and TLS (VRS_CLIENT_*)."""
+
     model_config = _section("VRS_CLIENT_")
 
     token: SecretStr | None = Field(
@@ -111,6 +119,8 @@ class ClientSettings(BaseSettings):
 
 
 class ModelSettings(BaseSettings):
+    """The feature extractor and what runs it (VRS_MODEL_*)."""
+
     model_config = _section("VRS_MODEL_")
 
     backbone: Backbone = Field(
@@ -191,6 +201,8 @@ class ModelSettings(BaseSettings):
 
 
 class ImageSettings(BaseSettings):
+    """Where images may come from, and how large they may be (VRS_IMAGE_*)."""
+
     model_config = _section("VRS_IMAGE_")
 
     max_bytes: int = Field(20 * 1024 * 1024, gt=0, description="Largest encoded image accepted.")
@@ -242,6 +254,8 @@ class ImageSettings(BaseSettings):
 
 
 class StoreSettings(BaseSettings):
+    """The Qdrant vector store (VRS_QDRANT_*)."""
+
     model_config = _section("VRS_QDRANT_")
 
     url: str | None = Field(
@@ -336,6 +350,8 @@ class StoreSettings(BaseSettings):
 
 
 class RedisSettings(BaseSettings):
+    """The Redis server for the cache and catalog events (VRS_REDIS_*)."""
+
     model_config = _section("VRS_REDIS_")
 
     url: str | None = Field(
@@ -370,6 +386,8 @@ class RedisSettings(BaseSettings):
 
 
 class CacheSettings(BaseSettings):
+    """How long cached results and embeddings live (VRS_CACHE_*)."""
+
     model_config = _section("VRS_CACHE_")
 
     result_ttl_s: int = Field(300, ge=1, description="TTL of cached search results.")
@@ -377,6 +395,8 @@ class CacheSettings(BaseSettings):
 
 
 class SearchSettings(BaseSettings):
+    """How searches run, and where the embedder fleet is (VRS_SEARCH_*)."""
+
     model_config = _section("VRS_SEARCH_")
 
     default_k: int = Field(10, ge=1, description="Results when a query does not say.")
@@ -407,6 +427,8 @@ class SearchSettings(BaseSettings):
 
 
 class EventsSettings(BaseSettings):
+    """Consuming catalog events from the Redis stream (VRS_EVENTS_*)."""
+
     model_config = _section("VRS_EVENTS_")
 
     enabled: bool = Field(False, description="Embedder: consume catalog events from Redis.")
@@ -447,6 +469,8 @@ class EventsSettings(BaseSettings):
 
 
 class ObservabilitySettings(BaseSettings):
+    """Metrics and traces (VRS_OBS_*)."""
+
     model_config = _section("VRS_OBS_")
 
     metrics_port: int | None = Field(
@@ -478,6 +502,8 @@ class ObservabilitySettings(BaseSettings):
 
 
 class WebSettings(BaseSettings):
+    """The HTTP gateway and the web page (VRS_WEB_*)."""
+
     model_config = _section("VRS_WEB_")
 
     host: str = Field(

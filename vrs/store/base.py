@@ -18,6 +18,8 @@ _MODEL_ID_SEP = "__"
 
 @dataclass(frozen=True)
 class StoreInfo:
+    """What a collection holds and how much of it is indexed."""
+
     kind: str
     collection: str
     model_id: str

@@ -16,6 +16,8 @@ INDEXED_FIELDS = {"price": "float", "category": "keyword", "brand": "keyword", "
 
 @dataclass(frozen=True)
 class ProductFilter:
+    """The conditions every search result satisfies (price, category, brand, stock)."""
+
     min_price: float | None = None
     max_price: float | None = None
     categories: tuple[str, ...] = ()

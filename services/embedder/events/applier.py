@@ -49,6 +49,8 @@ Orphans = dict[str, tuple[int, Any]]  # attribute -> (version, value)
 
 
 class Applied(Enum):
+    """What applying one catalog event did."""
+
     APPLIED = "applied"
     # Everything it would set was already set by newer events (or by itself, redelivered).
     SUPERSEDED = "superseded"
@@ -73,6 +75,8 @@ def is_outage(error: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class PendingChange:
+    """A change waiting for an older event of its product (an orphan)."""
+
     entry_id: str
     version: int
     change: Change
@@ -101,6 +105,8 @@ class _Product:
 
 
 class ChangeApplier:
+    """Applies catalog events to the store in stream order per product, under per-product locks."""
+
     def __init__(
         self,
         writer: CatalogWriter,
