@@ -1,5 +1,5 @@
 """How the search service turns a query image into a vector: the embedder fleet over gRPC (or,
-in a process that runs both services, the embedder in it: see services/process_roles.py)."""
+in a process that runs both services, the embedder in it: see services/composition.py)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vrs.errors import ModelMismatch
 
-# Kept in step with services/embedder/model/backbones.py (a test checks), which imports torch:
+# Kept in step with services/embedder/models/backbones.py (a test checks), which imports torch:
 # the CLI and a search-only process must know these without it.
 BACKBONE_DIMENSIONS = {"inception_v3": 2048, "efficientnet_lite0": 1280}
 

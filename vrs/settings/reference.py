@@ -23,7 +23,7 @@ def env_reference() -> list[tuple[str, str, str]]:
 
 
 def env_reference_markdown() -> str:
-    """The configuration table README.md carries (a test keeps the two in step)."""
+    """The configuration table docs/configuration.md carries (a test keeps the two in step)."""
     lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
     for name, default, description in env_reference():
         shown = f"`{default}`" if default else ""
