@@ -1,5 +1,6 @@
 """Per-product apply locks: kept alive while their holder works, waited for within a bound,
-and a lock lost mid-round aborts that product's write instead of interleaving."""
+taken back by their own holder after a failed release, and a lock lost mid-round aborts that
+product's write instead of interleaving; lock contention never spends an event's attempts."""
 
 from __future__ import annotations
 
@@ -15,12 +16,20 @@ from services.embedder.embedding.embedder import ImageEmbedder
 from services.embedder.events.applier import Applied, PendingChange
 from services.embedder.events.locks import LockBusy, LockLost, ProductLocks
 from services.embedder.runtimes.engine import InferenceEngine
-from tests.support.events_pipeline import KEY_PREFIX, EventsPipeline, events_pipeline
+from tests.support.events_pipeline import (
+    KEY_PREFIX,
+    STREAM,
+    EventsPipeline,
+    events_pipeline,
+    eventually,
+    sync_redis,
+)
 from tests.support.factories import make_embedder
 from tests.support.image_host import HeldImageHost
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer
 from vrs.catalog.products import Product, ProductPatch
+from vrs.events.publish import publish, update_event
 from vrs.events.schema import Update, Upsert
 from vrs.images.source import ImageInput, sha256_hex
 from vrs.redis_access.connection import redis_client
@@ -134,3 +143,52 @@ async def test_a_lock_taken_away_mid_round_aborts_that_products_write(
     assert (after.product.price, after.image_sha256) == (10.0, before.image_sha256)
     assert after.image_sha256 != sha256_hex(product_jpeg("shirt", 99)), "no new photo stored"
     assert await client.get(applier.locks.key("slow")) == b"another consumer", "theirs, kept"
+
+
+async def test_a_lock_whose_release_failed_is_taken_back_at_once(
+    redis_server: RedisServer,
+) -> None:
+    # A short deadline, as the consumer's client has: the release fails while Redis is frozen.
+    client = redis_client(RedisSettings(url=redis_server.url), timeout_s=0.3)
+    locks = ProductLocks(client, KEY_PREFIX, ttl_ms=60_000, wait_ms=0)
+    try:
+        round_one = locks.hold(["p1"])
+        assert (await round_one.__aenter__()).holds("p1")
+        with redis_server.frozen():
+            await round_one.__aexit__(None, None, None)
+        assert await client.get(locks.key("p1")) is not None, "the release did fail"
+
+        async with locks.hold(["p1"]) as held:
+            assert held.holds("p1"), "its own lock, taken back without waiting for the TTL"
+            assert held.refused == {}
+    finally:
+        await client.aclose()
+
+
+async def test_another_consumers_orphaned_lock_is_not_taken(client: aioredis.Redis) -> None:
+    theirs = ProductLocks(client, KEY_PREFIX, ttl_ms=60_000)
+    mine = ProductLocks(client, KEY_PREFIX, ttl_ms=60_000, wait_ms=0)
+    round_one = theirs.hold(["p1"])
+    await round_one.__aenter__()  # never released: its holder died
+    owner = await client.get(theirs.key("p1"))
+
+    async with mine.hold(["p1"]) as held:
+        assert not held.holds("p1")
+        assert isinstance(held.refused["p1"], LockBusy)
+    assert await client.get(theirs.key("p1")) == owner
+
+
+async def test_an_event_whose_product_is_locked_by_another_consumer_spends_no_attempt(
+    pipeline: EventsPipeline, client: aioredis.Redis
+) -> None:
+    await pipeline.seed(Product("busy", category="shirt", price=1.0))
+    # Held for longer than every attempt's wait: a failed attempt per wait would dead-letter.
+    await client.set(f"{KEY_PREFIX}:event-lock:busy", "another consumer", px=2500)
+    publish(sync_redis(pipeline.redis_url), STREAM, update_event(ProductPatch("busy", price=2.0)))
+
+    consumer = await pipeline.consumer("c", max_attempts=2, lock_wait_ms=300, lock_ttl_ms=500)
+
+    await eventually(lambda: consumer.counters.processed == 1, "applied once the lock is free")
+    stored = pipeline.stored("busy")
+    assert stored is not None and stored.product.price == 2.0
+    assert (consumer.counters.retried, consumer.counters.dead_lettered) == (0, 0)

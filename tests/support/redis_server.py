@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -16,6 +19,8 @@ def free_port() -> int:
 
 
 class RedisServer:
+    """A redis-server process on a free loopback port, without persistence unless asked."""
+
     def __init__(
         self, workdir: Path, *, appendonly: bool = False, password: str | None = None
     ) -> None:
@@ -78,3 +83,15 @@ class RedisServer:
         """Kill and start again on the same port and dir (with AOF, the data comes back)."""
         self.stop()
         self.start()
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Redis stopped dead (SIGSTOP) inside the block: connections stay open, nothing
+        answers; it resumes (SIGCONT) at the end with its data."""
+        if self._process is None:
+            raise RuntimeError("redis-server is not running")
+        self._process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self._process.send_signal(signal.SIGCONT)

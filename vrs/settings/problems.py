@@ -21,5 +21,7 @@ def settings_problems(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors(include_input=False, include_url=False):
         field = "_".join(str(part) for part in error["loc"])
-        problems.append(f"{(prefix + field).upper()}: {error['msg']}")
+        message = error["msg"].removeprefix("Value error, ")
+        # A rule across fields has no one variable: its message names them all.
+        problems.append(f"{(prefix + field).upper()}: {message}" if field else message)
     return "invalid settings: " + "; ".join(problems)

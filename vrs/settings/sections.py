@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from vrs.settings.host_entries import format_entry, parse_entry
@@ -18,7 +18,8 @@ Backbone = Literal["inception_v3", "efficientnet_lite0"]
 
 
 def _section(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, extra="ignore", frozen=True)
+    # An empty variable (VRS_OBS_METRICS_PORT= in a compose file) means unset, not "".
+    return SettingsConfigDict(env_prefix=prefix, extra="ignore", frozen=True, env_ignore_empty=True)
 
 
 class LogSettings(BaseSettings):
@@ -457,8 +458,9 @@ class EventsSettings(BaseSettings):
     lock_wait_ms: int = Field(
         10_000,
         ge=0,
-        description="Longest wait for a product's apply lock; past it the event is retried later "
-        "(a failed attempt).",
+        description="Longest wait for a product's apply lock held by another consumer; past it "
+        "the event is postponed (no attempt spent). max_attempts x lock_wait_ms must outlast "
+        "lock_ttl_ms.",
     )
     consumer_idle_delete_ms: int = Field(
         3_600_000,
@@ -466,6 +468,20 @@ class EventsSettings(BaseSettings):
         description="Consumers of the group idle this long and owning no pending entries are "
         "removed from it (dead replicas' names).",
     )
+
+    @model_validator(mode="after")
+    def _attempts_outlast_a_lock(self) -> EventsSettings:
+        # An event whose every attempt waits on a lock left by a dead holder must still be
+        # alive when the lock's TTL frees it, or good events would be dead-lettered.
+        waited = self.max_attempts * self.lock_wait_ms
+        if waited < self.lock_ttl_ms:
+            raise ValueError(
+                f"VRS_EVENTS_MAX_ATTEMPTS x VRS_EVENTS_LOCK_WAIT_MS ({self.max_attempts} x "
+                f"{self.lock_wait_ms} ms = {waited} ms) cannot outlast VRS_EVENTS_LOCK_TTL_MS "
+                f"({self.lock_ttl_ms} ms): an event could spend every attempt waiting on a dead "
+                "consumer's lock; raise the attempts or the wait, or lower the TTL"
+            )
+        return self
 
 
 class ObservabilitySettings(BaseSettings):

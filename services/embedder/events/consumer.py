@@ -28,6 +28,7 @@ from redis.exceptions import RedisError, ResponseError
 from services.embedder.events.applier import Applied, ChangeApplier, PendingChange, is_outage
 from services.embedder.events.dead_letters import DeadLetters, describe
 from services.embedder.events.idle_consumers import IdleConsumers
+from services.embedder.events.locks import LockContention
 from vrs.errors import Overloaded, VrsError
 from vrs.events.schema import decode, stream_version, to_change
 from vrs.observability.metrics.events import EventCounters, EventsCollector, EventsStatus
@@ -42,6 +43,8 @@ _FIRST_BACKOFF_S = 0.5
 _MAX_BACKOFF_S = 30.0
 # How often the loop reads the group's backlog for /metrics (one XINFO GROUPS).
 _BACKLOG_EVERY_S = 5.0
+# Outcomes that say nothing about the event itself: it waits its turn, spending no attempt.
+POSTPONED = (Overloaded, LockContention)
 
 
 class EventsConsumer:
@@ -233,17 +236,21 @@ class EventsConsumer:
                 if outcomes[entry_id] is Applied.APPLIED and self._on_applied is not None:
                     self._on_applied(entry_id)
         for entry_id, outcome in outcomes.items():
-            if isinstance(outcome, Overloaded):
-                self._postpone(entry_id)
+            if isinstance(outcome, POSTPONED):
+                self._postpone(entry_id, outcome)
             elif not isinstance(outcome, Applied):
                 await self._failed(entry_id, fields_of[entry_id], outcome)
 
-    def _postpone(self, entry_id: str) -> None:
-        # A busy model says nothing about the event: retry it later without counting an
-        # attempt, or a burst of gRPC traffic would dead-letter good events.
+    def _postpone(self, entry_id: str, reason: Exception) -> None:
+        # A busy model or a product locked by another consumer says nothing about the event:
+        # retry it later without counting an attempt, or a burst of gRPC traffic, or a frozen
+        # Redis, would dead-letter good events.
         delay = max(self._settings.retry_backoff_ms / 1000.0, 0.05)
         self._retry_at[entry_id] = time.monotonic() + delay
-        log.info("catalog event postponed: embedder overloaded", extra={"entry_id": entry_id})
+        log.info(
+            "catalog event postponed",
+            extra={"entry_id": entry_id, "reason": type(reason).__name__},
+        )
 
     async def _acknowledge(self, entry_ids: list[str]) -> None:
         async with self._client.pipeline(transaction=False) as pipe:

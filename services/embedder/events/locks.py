@@ -5,6 +5,10 @@ A lock is kept alive while its holder works (a watchdog extends it every third o
 fetching and embedding images can take longer than the TTL. Waiting for a lock is bounded.
 A holder confirms each lock right before its store write; a lock found lost (expired while
 Redis was unreachable, deleted, taken) aborts that product's write instead of interleaving.
+
+Every token a consumer writes starts with its own instance id: a lock whose release failed
+(Redis frozen or unreachable for a moment) is still this consumer's, and the next round that
+needs it takes it back at once instead of waiting on itself until the TTL frees it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator, Sequence
 
 import redis.asyncio as aioredis
@@ -26,11 +31,16 @@ log = logging.getLogger(__name__)
 _POLL_S = 0.02
 
 
-class LockBusy(VrsError):
+class LockContention(VrsError):
+    """A product's lock was not ours to write under: nothing is wrong with the event, which
+    is postponed without spending an attempt."""
+
+
+class LockBusy(LockContention):
     """A product's lock stayed with another holder for the whole wait."""
 
 
-class LockLost(VrsError):
+class LockLost(LockContention):
     """A product's lock expired or was taken while held: its write was not made."""
 
 
@@ -107,7 +117,7 @@ class HeldLocks:
             return
         self.lost[product_id] = LockLost(
             f"lock of product {product_id!r} was lost {when} (expired or taken by another "
-            "consumer): its write is aborted and the event retried"
+            "consumer): its write is aborted and the event postponed"
         )
         log.error("product lock lost; aborting its write", extra={"product_id": product_id})
 
@@ -122,9 +132,28 @@ class ProductLocks:
         self._prefix = key_prefix
         self._ttl_s = ttl_ms / 1000.0
         self._wait_s = wait_ms / 1000.0
+        # This consumer's mark on every token it writes (see the module's docstring).
+        self._instance = uuid.uuid4().hex
 
     def key(self, product_id: str) -> str:
         return f"{self._prefix}:event-lock:{product_id}"
+
+    def _new_token(self) -> str:
+        return f"{self._instance}:{uuid.uuid4().hex}"
+
+    async def _take_back(self, lock: Lock, key: str) -> bool:
+        """True when the lock at `key` holds one of this consumer's tokens (a release that
+        failed) and is now this lock's again, with its full TTL."""
+        owner = await self._client.get(key)
+        if not isinstance(owner, bytes) or not owner.startswith(f"{self._instance}:".encode()):
+            return False
+        lock.local.token = owner
+        try:
+            await lock.reacquire()
+        except LockNotOwnedError:
+            return False  # it expired between the two calls: an ordinary acquire follows
+        log.info("took back a product lock whose release had failed", extra={"key": key})
+        return True
 
     @contextlib.asynccontextmanager
     async def hold(self, product_ids: Sequence[str]) -> AsyncIterator[HeldLocks]:
@@ -140,20 +169,27 @@ class ProductLocks:
         try:
             deadline = asyncio.get_running_loop().time() + self._wait_s
             for pid in sorted(set(product_ids)):
+                key = self.key(pid)
                 lock = self._client.lock(
-                    self.key(pid),
+                    key,
                     timeout=self._ttl_s,
                     sleep=_POLL_S,
                     thread_local=False,
                     raise_on_release_error=True,
                 )
                 left = max(0.0, deadline - asyncio.get_running_loop().time())
-                if await lock.acquire(blocking=True, blocking_timeout=left):
+                if (
+                    await lock.acquire(blocking=False, token=self._new_token())
+                    or await self._take_back(lock, key)
+                    or await lock.acquire(
+                        blocking=True, blocking_timeout=left, token=self._new_token()
+                    )
+                ):
                     locks[pid] = lock
                 else:
                     refused[pid] = LockBusy(
                         f"product {pid!r} is locked by another consumer; gave up after "
-                        f"{self._wait_s:g}s (VRS_EVENTS_LOCK_WAIT_MS), the event is retried"
+                        f"{self._wait_s:g}s (VRS_EVENTS_LOCK_WAIT_MS), the event is postponed"
                     )
             watchdog = asyncio.get_running_loop().create_task(
                 held.keep_alive(self._ttl_s / 3), name="events-lock-watchdog"
