@@ -10,6 +10,7 @@ import pytest_asyncio
 
 from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.auth_env import auth_section, write_tokens_file
+from tests.support.images import product_jpeg
 from tests.support.web_env import WebVrs, running_web, web_catalog, write_photos
 
 
@@ -60,6 +61,25 @@ async def test_a_caller_without_the_search_role_is_a_403(secured: AuthWeb) -> No
         "code": "PERMISSION_DENIED",
         "message": "caller 'sync' lacks role 'search' for GET /v1/products/p1",
     }
+
+
+async def test_a_photo_search_needs_a_token_and_the_search_role(secured: AuthWeb) -> None:
+    files = {"image": ("shirt.jpg", product_jpeg(seed=7), "image/jpeg")}
+    anonymous = await secured.web.http.post("/v1/search/image", files=files)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "UNAUTHENTICATED"
+    refused = await secured.web.http.post(
+        "/v1/search/image", json={"image": {"uri": "file:///x.jpg"}}, headers=secured.bearer("sync")
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"]["message"] == (
+        "caller 'sync' lacks role 'search' for POST /v1/search/image"
+    )
+    admitted = await secured.web.http.post(
+        "/v1/search/image", files=files, data={"k": "2"}, headers=secured.bearer("shop-front")
+    )
+    assert admitted.status_code == 200, admitted.text
+    assert len(admitted.json()["matches"]) == 2
 
 
 async def test_a_caller_with_the_search_role_gets_answers(secured: AuthWeb) -> None:

@@ -160,6 +160,28 @@ async def test_a_streamed_upload_passing_the_limit_is_a_413(web: WebVrs) -> None
     assert error_of(response)[:2] == (413, "PAYLOAD_TOO_LARGE")
 
 
+async def test_a_streamed_form_passing_the_limit_is_a_413(web: WebVrs) -> None:
+    """The framework parses the form: the limit still answers, not a parsing error."""
+    boundary = "vrs-test-boundary"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="image"; filename="big.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        for _ in range(UPLOAD_LIMIT // 16_384 + 1):
+            yield b"\xff" * 16_384
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = await web.http.post(
+        "/v1/search/image",
+        content=chunks(),
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert error_of(response)[:2] == (413, "PAYLOAD_TOO_LARGE")
+
+
 async def test_an_unknown_path_is_a_json_404(web: WebVrs) -> None:
     status, code, _ = error_of(await web.http.get("/v1/nothing-here"))
     assert (status, code) == (404, "NOT_FOUND")

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse
-from fastapi.staticfiles import StaticFiles
 
+from services.web import routes_catalog, routes_health, routes_page, routes_search
 from services.web.body_limit import BodyLimit
+from services.web.dependencies import attach_gateway
 from services.web.errors import install_error_handlers
-from services.web.routes import Gateway, api_router
+from services.web.gateway import Gateway
 from vrs.settings import WebSettings
-
-STATIC_DIR = Path(__file__).with_name("static")
 
 
 def create_web_app(gateway: Gateway, settings: WebSettings) -> FastAPI:
@@ -25,9 +21,10 @@ def create_web_app(gateway: Gateway, settings: WebSettings) -> FastAPI:
         'Errors are `{"error": {"code", "message"}}`.',
         version="1",
     )
+    attach_gateway(app, gateway)
     install_error_handlers(app)
-    app.include_router(api_router(gateway))
-    _add_page(app)
+    for module in (routes_health, routes_search, routes_catalog, routes_page):
+        app.include_router(module.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -38,14 +35,3 @@ def create_web_app(gateway: Gateway, settings: WebSettings) -> FastAPI:
     # Outermost: an oversized body is refused before anything reads it.
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
     return app
-
-
-def _add_page(app: FastAPI) -> None:
-    index = STATIC_DIR / "index.html"
-
-    @app.get("/", include_in_schema=False)
-    async def page() -> FileResponse:
-        return FileResponse(index, headers={"Cache-Control": "no-cache"})
-
-    # The page's own files: no CDN, no build step. check_dir=False: served once they exist.
-    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")

@@ -48,13 +48,15 @@ _CODE_OF_HTTP = {
 }
 
 
-class HttpError(Exception):
+class HttpError(StarletteHTTPException):
     """An answer the gateway itself gives (auth, size limits), with its gRPC-style code."""
 
+    # An HTTPException: FastAPI passes it on as is when raised while it reads a request body
+    # (the body limit), where any other error would become a generic 400.
     def __init__(
         self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
     ) -> None:
-        super().__init__(message)
+        super().__init__(status, message)
         self.status = status
         self.code = code
         self.message = message

@@ -6,8 +6,9 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
-from services.search.results import SearchResult
+from services.search.results import SearchOptions, SearchResult
 from services.web.backend import CatalogSummary
+from services.web.filters import FilterFields
 from vrs.catalog.products import Product
 
 
@@ -99,19 +100,17 @@ class ImageIn(BaseModel):
     uri: str | None = Field(None, description="file:// or http(s):// URI of the image.")
 
 
-class SearchImageIn(BaseModel):
-    """A photo search as JSON (multipart/form-data takes the same fields, `image` a file)."""
+class SearchImageIn(FilterFields):
+    """A photo search as JSON (multipart/form-data: the `image` file and SearchFilters)."""
 
     model_config = {"extra": "forbid"}
 
     image: ImageIn
-    k: int | None = None
-    min_price: float | None = None
-    max_price: float | None = None
-    categories: list[str] = Field(default_factory=list)
-    brands: list[str] = Field(default_factory=list)
-    in_stock: bool = False
-    max_distance: float | None = None
+    categories: list[str] = Field(default_factory=list, description="Categories kept (any of).")
+    brands: list[str] = Field(default_factory=list, description="Brands kept (any of).")
+
+    def options(self) -> SearchOptions:
+        return self.search_options(self.categories, self.brands)
 
 
 class StatusOut(BaseModel):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from services.web.app import create_web_app
 from services.web.auth import HttpAuth
 from services.web.backend import SearchBackend
+from services.web.gateway import Gateway
 from services.web.grpc_backend import GrpcBackend
 from services.web.http_server import DEFAULT_WEB_PORT, WebServer, bind_socket, check_web_bind
-from services.web.routes import Gateway
 from vrs.auth.registry import CallerRegistry
 from vrs.errors import ConfigurationError
 from vrs.images.source import ImageFetcher

@@ -1,0 +1,75 @@
+"""The filters of a search as the HTTP API takes them, and their conversion to SearchOptions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from services.search.results import SearchOptions
+from vrs.store.filters import ProductFilter
+
+_EXPECTED = {"k": "an integer", "in_stock": "true or false"}
+
+
+class FilterFields(BaseModel):
+    """The filters every search takes, whatever carries them (query string, form or JSON)."""
+
+    k: int | None = Field(
+        None, description="How many matches; unset: VRS_SEARCH_DEFAULT_K (most VRS_SEARCH_MAX_K)."
+    )
+    min_price: float | None = Field(None, description="Lowest price kept.")
+    max_price: float | None = Field(None, description="Highest price kept.")
+    in_stock: bool = Field(False, description="Only products in stock.")
+    max_distance: float | None = Field(
+        None, description="Largest Euclidean distance to the query kept."
+    )
+
+    def search_options(self, categories: Sequence[str], brands: Sequence[str]) -> SearchOptions:
+        return SearchOptions(
+            k=self.k,
+            filter=ProductFilter(
+                min_price=self.min_price,
+                max_price=self.max_price,
+                categories=tuple(categories),
+                brands=tuple(brands),
+                in_stock_only=self.in_stock,
+            ),
+            max_distance=self.max_distance,
+        )
+
+
+class SearchFilters(FilterFields):
+    """The filters as query-string or form fields: `category` and `brand` repeat."""
+
+    category: list[str] = Field(default_factory=list, description="Categories kept (any of).")
+    brand: list[str] = Field(default_factory=list, description="Brands kept (any of).")
+
+    @field_validator("k", "min_price", "max_price", "in_stock", "max_distance", mode="wrap")
+    @classmethod
+    def _name_what_was_expected(
+        cls, value: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> object:
+        # A field typed by hand deserves a plain answer, not pydantic's parsing jargon.
+        try:
+            return handler(value)
+        except ValidationError:
+            if not isinstance(value, str):
+                raise
+            expected = _EXPECTED.get(info.field_name or "", "a number")
+            raise PydanticCustomError(
+                "filter_parsing",
+                "{text} is not {expected}",
+                {"text": repr(value[:40]), "expected": expected},
+            ) from None
+
+    def options(self) -> SearchOptions:
+        return self.search_options(self.category, self.brand)
