@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from vrs.background import observe
+
 T = TypeVar("T")
 
 
@@ -20,6 +22,8 @@ class SingleFlight(Generic[T]):
         flight = self._flights.get(key)
         if flight is None:
             flight = asyncio.ensure_future(self._run(key, work))
+            # Every caller may have given up before it fails: its error is still read.
+            observe(flight, f"single flight {key[:80]}")
             self._flights[key] = flight
         # shield: one caller giving up (deadline, cancel) must not cancel the others' work.
         return await asyncio.shield(flight)

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import redis.asyncio as aioredis
 
+from vrs.background import observe
 from vrs.settings import RedisSettings
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,12 @@ class RedisGuard:
         try:
             # wait_for, not asyncio.timeout: after the loop stalls (a model loading), wait_for
             # still takes a reply that came in time; asyncio.timeout cancels it (a test flaked).
-            return await asyncio.wait_for(op(self.client), self._timeout_s)
+            call = asyncio.ensure_future(op(self.client))
+            # Whatever the call ends with is seen here, even when our caller is cancelled
+            # first (wait_for then only cancels it, and redis-py may answer the cancellation
+            # with a TimeoutError nobody would read: "Task exception was never retrieved").
+            observe(call, what)
+            return await asyncio.wait_for(call, self._timeout_s)
         except Exception as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling():

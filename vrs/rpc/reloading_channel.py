@@ -12,6 +12,7 @@ import logging
 
 import grpc
 
+from vrs.background import observe
 from vrs.errors import ConfigurationError
 from vrs.rpc.client import ChannelOptions, channel_credentials, open_channel, tls_files
 from vrs.settings import ClientSettings
@@ -95,6 +96,7 @@ class ReloadingChannel:
     def _retire(self, channel: grpc.aio.Channel) -> None:
         # In-flight calls have a deadline of at most drain_s: they end before the close does.
         task = asyncio.get_running_loop().create_task(channel.close(self._drain_s))
+        observe(task, f"closing a retired channel to {self.address}")
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
 
