@@ -24,6 +24,8 @@ from vrs.catalog.vectors import Vector
 from vrs.errors import VrsError
 from vrs.images.source import ImageFetcher
 from vrs.lifecycle import Closer
+from vrs.listeners.descriptors import ConnectionCaps, process_caps
+from vrs.listeners.http_server import GuardedHttpServer, HttpLimits
 from vrs.modelinfo.stack import model_stack_needed
 from vrs.observability.logs import configure_logging, register_settings_secrets
 from vrs.observability.metrics.process import ProcessMetrics
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
     from services.embedder.embedding.embedder import ImageEmbedder
     from services.embedder.wiring import EmbedderParts
     from services.search.wiring import SearchParts
-    from services.web.http_server import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +79,12 @@ class Assembly:
     fetcher: ImageFetcher
     metrics: ProcessMetrics
     given: GivenParts
+    caps: ConnectionCaps
     bindings: list[ServiceBinding] = field(default_factory=list)
     closers: list[Closer] = field(default_factory=list)
     embedder: EmbedderParts | None = None
     search: SearchParts | None = None
-    web: WebServer | None = None
+    web: GuardedHttpServer | None = None
 
     def served_store(self) -> AsyncStore:
         """The store whose metrics this process serves: the one it writes, else the one it
@@ -157,7 +159,10 @@ async def _local_gateway(process: Assembly) -> None:
 
     search = process.search
     web = await start_gateway(
-        process.settings, process.fetcher, LocalBackend(search.searcher, search.store)
+        process.settings,
+        process.fetcher,
+        LocalBackend(search.searcher, search.store),
+        http_limits(process.settings, process.caps.web),
     )
     process.web = web
     # Closers run in reverse: the gateway stops before the services it calls.
@@ -223,19 +228,29 @@ async def create_server(
         fetcher = ImageFetcher(settings.images)
         # First opened, last closed: after every service that reads images has stopped.
         closers.append(fetcher.close)
+    caps = process_caps(
+        grpc=True,
+        web=role == "all" and settings.web.port is not None,
+        metrics=settings.obs.metrics_port is not None,
+        reserve=settings.connections.reserved_descriptors,
+    )
     process = Assembly(
         settings,
         fetcher,
         ProcessMetrics(registry),
         GivenParts(image_embedder, query_embedder, store),
+        caps,
         closers=closers,
     )
     try:
         for build in builders:
             await build(process)
         store_served = process.served_store()
-        process.closers += process.metrics.serve(
-            settings.obs, store_served.metrics, store_served.info
+        process.closers += await process.metrics.serve(
+            settings,
+            http_limits(settings, caps.metrics),
+            store_served.metrics,
+            store_served.info,
         )
         server = create_grpc_server(
             settings.server,
@@ -243,6 +258,8 @@ async def create_server(
             process.closers,
             auth=settings.auth,
             metrics=process.metrics.grpc,
+            connections=settings.connections,
+            max_connections=caps.grpc,
         )
         await server.start()
     except BaseException:
@@ -255,17 +272,36 @@ async def create_server(
     return running, server.port
 
 
-async def start_web_alone(settings: Settings) -> WebServer:
+def http_limits(settings: Settings, max_connections: int) -> HttpLimits:
+    """What an HTTP listener of this process allows a connection."""
+    connections = settings.connections
+    return HttpLimits(
+        max_connections,
+        connections.head_timeout_s,
+        connections.http_keepalive_s,
+        connections.refusal_log_every_s,
+    )
+
+
+async def start_web_alone(settings: Settings) -> GuardedHttpServer:
     """The started gateway of `vrs serve --service web`: the gRPC services it calls are
     remote (VRS_WEB_SEARCH_ADDRESS, VRS_WEB_EMBEDDER_ADDRESS)."""
     from services.web.wiring import remote_backend, start_gateway
 
+    caps = process_caps(
+        grpc=False,
+        web=True,
+        metrics=False,
+        reserve=settings.connections.reserved_descriptors,
+    )
     fetcher = ImageFetcher(settings.images)
     closers: list[Closer] = [fetcher.close]
     try:
         backend = remote_backend(settings)
         closers.append(backend.close)
-        return await start_gateway(settings, fetcher, backend, closers)
+        return await start_gateway(
+            settings, fetcher, backend, http_limits(settings, caps.web), closers
+        )
     except BaseException:
         await _close_all(closers)
         raise
@@ -300,7 +336,7 @@ async def _serve(settings: Settings, role: Role) -> int:
     try:
         configure_tracing(settings.obs, role)
         await preflight(settings, role)
-        server: RunningProcess | WebServer
+        server: RunningProcess | GuardedHttpServer
         if role == "web":
             server = await start_web_alone(settings)
         else:

@@ -36,6 +36,20 @@ BAD = {
         "max_distance",
     ),
     "no-image": (search_pb2.SearchByImageRequest(), "image is missing"),
+    "too-many-categories": (
+        search_pb2.SearchByImageRequest(
+            image=common_pb2.ImageSource(data=product_jpeg()),
+            filter=search_pb2.SearchFilter(categories=[f"c{i}" for i in range(101)]),
+        ),
+        "filter categories lists 101 values, at most 100",
+    ),
+    "too-many-brands": (
+        search_pb2.SearchByImageRequest(
+            image=common_pb2.ImageSource(data=product_jpeg()),
+            filter=search_pb2.SearchFilter(brands=[f"b{i}" for i in range(200_000)]),
+        ),
+        "filter brands lists 200000 values, at most 100",
+    ),
 }
 
 

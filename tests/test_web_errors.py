@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 import pytest_asyncio
 
 from services.embedder.embedding.embedder import ImageEmbedder
@@ -45,7 +47,17 @@ async def web(tmp_path: Path, photo_embedder: ImageEmbedder) -> AsyncIterator[We
             products[0],
             product=dataclasses.replace(products[0].product, product_id="bare", image_uri=""),
         ),
+        # Inside the file root, but not an image.
+        dataclasses.replace(
+            products[0],
+            product=dataclasses.replace(
+                products[0].product,
+                product_id="notes",
+                image_uri=(tmp_path / "photos" / "notes.txt").as_uri(),
+            ),
+        ),
     ]
+    (tmp_path / "photos" / "notes.txt").write_text("<html>not a photo</html>")
     async with running_web(
         tmp_path, photo_embedder, [*products, *odd], web={"max_upload_bytes": UPLOAD_LIMIT}
     ) as running:
@@ -62,6 +74,34 @@ async def test_bytes_that_are_not_an_image_are_a_400_naming_the_problem(web: Web
     status, code, message = error_of(await web.http.post("/v1/search/image", files=files))
     assert (status, code) == (400, "INVALID_ARGUMENT")
     assert "image" in message
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("k", True), ("k", "5"), ("max_price", "12"), ("in_stock", 1), ("categories", "shirt")],
+)
+async def test_json_fields_of_the_wrong_type_are_a_400_naming_the_field(
+    web: WebVrs, field: str, value: object
+) -> None:
+    photo = base64.b64encode(product_jpeg(seed=1)).decode()
+    body = {"image": {"data": photo}, field: value}
+    status, code, message = error_of(await web.http.post("/v1/search/image", json=body))
+    assert (status, code) == (400, "INVALID_ARGUMENT")
+    assert field in message
+
+
+@pytest.mark.parametrize("where", ["json", "query"])
+async def test_a_filter_listing_too_many_values_is_a_400_naming_it(web: WebVrs, where: str) -> None:
+    many = [f"c{i}" for i in range(101)]
+    if where == "json":
+        photo = base64.b64encode(product_jpeg(seed=1)).decode()
+        body = {"image": {"data": photo}, "categories": many}
+        response = await web.http.post("/v1/search/image", json=body)
+    else:
+        response = await web.http.get("/v1/products/p1/similar", params={"category": many})
+    status, code, message = error_of(response)
+    assert (status, code) == (400, "INVALID_ARGUMENT")
+    assert "categor" in message and "100" in message
 
 
 async def test_a_k_out_of_range_is_a_400_naming_k(web: WebVrs) -> None:
@@ -120,21 +160,35 @@ async def test_an_unknown_product_is_a_404_on_every_product_endpoint(web: WebVrs
 async def test_a_product_without_a_photo_has_no_image(web: WebVrs) -> None:
     status, code, message = error_of(await web.http.get("/v1/products/bare/image"))
     assert (status, code) == (404, "NOT_FOUND")
-    assert "has no image" in message
+    assert "'bare' has no photo" in message
 
 
-async def test_a_photo_outside_the_file_root_is_never_served(web: WebVrs) -> None:
+async def test_a_photo_outside_the_file_root_is_never_served(web: WebVrs, tmp_path: Path) -> None:
     response = await web.http.get("/v1/products/escape/image")
     status, code, message = error_of(response)
     assert (status, code) == (404, "NOT_FOUND")
-    assert "not served" in message
+    assert "'escape' has no photo" in message
     assert response.headers["content-type"] == "application/json"
+    assert str(tmp_path) not in response.text, "the server's paths stay in its log"
 
 
-async def test_a_photo_on_a_host_not_allowed_is_never_fetched(web: WebVrs) -> None:
-    status, code, message = error_of(await web.http.get("/v1/products/remote/image"))
+async def test_a_file_in_the_root_that_is_not_an_image_is_not_served(web: WebVrs) -> None:
+    response = await web.http.get("/v1/products/notes/image")
+    status, code, message = error_of(response)
     assert (status, code) == (404, "NOT_FOUND")
-    assert "VRS_IMAGE_HTTP_ALLOWED_HOSTS" in message
+    assert "'notes' has no photo" in message
+    assert "not a photo" not in response.text
+
+
+async def test_a_photo_on_a_host_not_allowed_is_never_fetched(
+    web: WebVrs, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="services.web.routes_catalog"):
+        status, code, message = error_of(await web.http.get("/v1/products/remote/image"))
+    assert (status, code) == (404, "NOT_FOUND")
+    assert "VRS_IMAGE_HTTP_ALLOWED_HOSTS" not in message
+    why = [getattr(r, "why", "") for r in caplog.records if r.msg == "product photo not served"]
+    assert any("VRS_IMAGE_HTTP_ALLOWED_HOSTS" in w for w in why), "the reason is logged"
 
 
 async def test_an_upload_declared_above_the_limit_is_a_413(web: WebVrs) -> None:
@@ -216,4 +270,4 @@ async def test_a_photo_file_gone_missing_is_a_404(web: WebVrs, tmp_path: Path) -
     (tmp_path / "photos" / "p4.jpg").unlink()
     status, code, message = error_of(await web.http.get("/v1/products/p4/image"))
     assert (status, code) == (404, "NOT_FOUND")
-    assert "'p4' is not served" in message
+    assert "'p4' has no photo" in message

@@ -18,6 +18,9 @@ CURRENCY_LETTERS = 3  # ISO 4217 alphabetic code, or empty
 # Ids one GetProducts or DeleteProducts call may name: 1000 products at their largest are ~6 MB
 # encoded, well inside the message limit.
 MAX_IDS_PER_CALL = 1000
+# Values one search filter may list (categories, brands): a shopper picks a few; hundreds of
+# thousands cost seconds of CPU in the filter and the engine, for nothing.
+MAX_FILTER_VALUES = 100
 
 # Largest float32 is ~3.4e38. With every stored vector's L2 norm <= MAX_VECTOR_NORM, the
 # squared Euclidean distance between two of them is <= (2 * 1e18)^2 = 4e36: finite in float32

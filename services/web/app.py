@@ -10,6 +10,7 @@ from services.web.body_limit import BodyLimit
 from services.web.dependencies import attach_gateway
 from services.web.errors import install_error_handlers
 from services.web.gateway import Gateway
+from services.web.shutdown_cutoff import ShutdownCutoff
 from vrs.settings import WebSettings
 
 
@@ -32,6 +33,7 @@ def create_web_app(gateway: Gateway, settings: WebSettings) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    # Outermost: an oversized body is refused before anything reads it.
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes)
+    # Outermost: whatever is cut off by shutdown gets the API's JSON answer.
+    app.add_middleware(ShutdownCutoff)
     return app

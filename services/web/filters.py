@@ -15,6 +15,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from services.search.results import SearchOptions
+from vrs.limits import MAX_FILTER_VALUES
 from vrs.store.filters import ProductFilter
 
 _EXPECTED = {"k": "an integer", "in_stock": "true or false"}
@@ -50,8 +51,16 @@ class FilterFields(BaseModel):
 class SearchFilters(FilterFields):
     """The filters as query-string or form fields: `category` and `brand` repeat."""
 
-    category: list[str] = Field(default_factory=list, description="Categories kept (any of).")
-    brand: list[str] = Field(default_factory=list, description="Brands kept (any of).")
+    category: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_FILTER_VALUES,
+        description=f"Categories kept (any of; at most {MAX_FILTER_VALUES}).",
+    )
+    brand: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_FILTER_VALUES,
+        description=f"Brands kept (any of; at most {MAX_FILTER_VALUES}).",
+    )
 
     @field_validator("k", "min_price", "max_price", "in_stock", "max_distance", mode="wrap")
     @classmethod

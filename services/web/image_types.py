@@ -13,11 +13,11 @@ _SIGNATURES = (
 )
 
 
-def content_type(data: bytes) -> str:
+def image_type(data: bytes) -> str | None:
+    """The image media type of `data`; None when it is not an image the page can show."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     for signature, kind in _SIGNATURES:
         if data.startswith(signature):
             return kind
-    # Not an image type: browsers must not render (or sniff) it as HTML.
-    return "application/octet-stream"
+    return None

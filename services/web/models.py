@@ -10,6 +10,7 @@ from services.search.results import SearchOptions, SearchResult
 from services.web.backend import CatalogSummary
 from services.web.filters import FilterFields
 from vrs.catalog.products import Product
+from vrs.limits import MAX_FILTER_VALUES
 
 
 def image_path(product_id: str) -> str:
@@ -96,6 +97,9 @@ class CatalogOut(BaseModel):
 class ImageIn(BaseModel):
     """The query photo: base64 bytes or a URI the server allows (file root, allowed hosts)."""
 
+    # JSON is typed: a number sent as "5" or a flag sent as 1 is the caller's mistake.
+    model_config = {"extra": "forbid", "strict": True}
+
     data: str | None = Field(None, description="The image file's bytes, base64.")
     uri: str | None = Field(None, description="file:// or http(s):// URI of the image.")
 
@@ -103,11 +107,20 @@ class ImageIn(BaseModel):
 class SearchImageIn(FilterFields):
     """A photo search as JSON (multipart/form-data: the `image` file and SearchFilters)."""
 
-    model_config = {"extra": "forbid"}
+    # JSON is typed: "k": true or "k": "5" is refused naming the field, not read as 1 or 5.
+    model_config = {"extra": "forbid", "strict": True}
 
     image: ImageIn
-    categories: list[str] = Field(default_factory=list, description="Categories kept (any of).")
-    brands: list[str] = Field(default_factory=list, description="Brands kept (any of).")
+    categories: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_FILTER_VALUES,
+        description=f"Categories kept (any of; at most {MAX_FILTER_VALUES}).",
+    )
+    brands: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_FILTER_VALUES,
+        description=f"Brands kept (any of; at most {MAX_FILTER_VALUES}).",
+    )
 
     def options(self) -> SearchOptions:
         return self.search_options(self.categories, self.brands)

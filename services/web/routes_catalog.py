@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from services.web.dependencies import GatewayDep, SearchCaller
-from services.web.image_types import content_type
+from services.web.image_types import image_type
 from services.web.models import CatalogOut, ProductOut
 from services.web.openapi_docs import ERRORS
 from vrs.errors import InvalidInput, NotFound
 from vrs.images.source import ImageInput
 
 IMAGE_CACHE_CONTROL = "max-age=3600"
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["catalog"])
 
@@ -36,14 +39,23 @@ async def product_image(
     """The product's photo, fetched under the same file-root and host allow-list rules as
     the embedder (never an open proxy)."""
     found = await gateway.backend.product(product_id)
+    unavailable = NotFound(f"product {found.product_id!r} has no photo the gateway serves")
     if not found.image_uri:
-        raise NotFound(f"product {found.product_id!r} has no image")
+        raise unavailable
     try:
         data = await gateway.fetcher.load(ImageInput(uri=found.image_uri))
     except InvalidInput as exc:
-        # A URI outside the root or the allowed hosts, a missing file: the caller asked
-        # for a product's photo, and this product has none the gateway may serve.
-        raise NotFound(f"the image of product {found.product_id!r} is not served: {exc}") from None
+        # A URI outside the root or the allowed hosts, a missing file: the why (which names
+        # the server's image root) is the operator's, in the log; the caller learns only
+        # that this product has no photo to show.
+        log.info(
+            "product photo not served", extra={"product_id": found.product_id, "why": str(exc)}
+        )
+        raise unavailable from None
+    media_type = image_type(data)
+    if media_type is None:
+        log.info("product photo not served: not an image", extra={"product_id": found.product_id})
+        raise unavailable
     etag = f'"{hashlib.sha256(data).hexdigest()}"'
     # Behind auth, shared caches must not keep what only callers may see.
     scope = "private" if gateway.auth.enabled else "public"
@@ -54,7 +66,7 @@ async def product_image(
     }
     if etag in _etags(request.headers.get("if-none-match", "")):
         return Response(status_code=304, headers=headers)
-    return Response(data, media_type=content_type(data), headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
 
 
 @router.get("/v1/catalog", responses=ERRORS)

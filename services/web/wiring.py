@@ -2,30 +2,64 @@
 
 from __future__ import annotations
 
+import logging
+
 from services.web.app import create_web_app
 from services.web.auth import HttpAuth
 from services.web.backend import SearchBackend
 from services.web.gateway import Gateway
 from services.web.grpc_backend import GrpcBackend
-from services.web.http_server import DEFAULT_WEB_PORT, WebServer, bind_socket, check_web_bind
 from vrs.auth.registry import CallerRegistry
 from vrs.errors import ConfigurationError
 from vrs.images.source import ImageFetcher
 from vrs.lifecycle import Closer
+from vrs.listeners.http_server import GuardedHttpServer, HttpLimits, bind_socket
+from vrs.security.bind_policy import check_http_bind, is_loopback
 from vrs.settings import Settings
+from vrs.tls.server import HttpTls
+
+log = logging.getLogger(__name__)
+
+# Unset VRS_WEB_PORT: `vrs serve --service web` still needs a port.
+DEFAULT_WEB_PORT = 8080
+OFFLOAD_SETTING = "VRS_WEB_TLS_OFFLOADED"
 
 
 def check_gateway_settings(settings: Settings) -> None:
-    """ConfigurationError for a gateway that could not start safely (before anything loads)."""
-    check_web_bind(settings.web.host, _port(settings), _auth_on(settings), settings.server.insecure)
+    """ConfigurationError for a gateway that could not start safely (before anything loads):
+    beyond loopback it needs callers to authenticate, and HTTPS (or TLS ending in front)."""
+    host, port, insecure = settings.web.host, _port(settings), settings.server.insecure
+    if not is_loopback(host) and not _auth_on(settings):
+        if not insecure:
+            raise ConfigurationError(
+                f"refusing to serve the web gateway on {host}:{port} (not loopback) without "
+                "authentication (VRS_AUTH_TOKENS_FILE): set it, or listen on loopback "
+                "(VRS_WEB_HOST=127.0.0.1), or set VRS_GRPC_INSECURE=true on a trusted network"
+            )
+        log.warning(
+            "web gateway on %s:%s without authentication because VRS_GRPC_INSECURE is on: "
+            "whoever reaches this port can search the catalog",
+            host,
+            port,
+        )
+    check_http_bind(
+        "web gateway",
+        host,
+        port,
+        https=_https(settings),
+        offload_setting=OFFLOAD_SETTING,
+        offloaded=settings.web.tls_offloaded,
+        insecure=insecure,
+    )
 
 
 async def start_gateway(
     settings: Settings,
     fetcher: ImageFetcher,
     backend: SearchBackend,
+    limits: HttpLimits,
     closers: list[Closer] | None = None,
-) -> WebServer:
+) -> GuardedHttpServer:
     """The started gateway on VRS_WEB_HOST:VRS_WEB_PORT; `closers` run when it stops.
 
     Callers are checked against the same tokens file and roles as the gRPC services.
@@ -37,11 +71,14 @@ async def start_gateway(
         CallerRegistry.load(settings.auth.tokens_file, settings.auth.reload_s) if auth_on else None
     )
     app = create_web_app(Gateway(backend, fetcher, HttpAuth(callers)), settings.web)
-    server = WebServer(
+    server = GuardedHttpServer(
         app,
-        bind_socket(settings.web.host, _port(settings)),
-        settings.server.shutdown_grace_s,
-        list(closers or ()),
+        bind_socket(settings.web.host, _port(settings), "web gateway: VRS_WEB_HOST, VRS_WEB_PORT"),
+        name="web gateway",
+        limits=limits,
+        grace_s=settings.server.shutdown_grace_s,
+        tls=HttpTls.from_settings(settings.server) if _https(settings) else None,
+        closers=list(closers or ()),
     )
     await server.start()
     return server
@@ -78,3 +115,9 @@ def _port(settings: Settings) -> int:
 
 def _auth_on(settings: Settings) -> bool:
     return settings.auth.tokens_file is not None or settings.server.tls_client_ca_file is not None
+
+
+def _https(settings: Settings) -> bool:
+    server = settings.server
+    has_files = server.tls_cert_file is not None and server.tls_key_file is not None
+    return has_files and not settings.web.tls_offloaded

@@ -71,7 +71,7 @@ def serving(env: dict[str, str], log_path: Path, start_limit_s: float = 120) -> 
             stderr=subprocess.STDOUT,
         )
         try:
-            _wait_serving(process, address, start_limit_s, log_path)
+            wait_serving(process, address, start_limit_s, log_path)
             yield address
         finally:
             process.terminate()
@@ -82,7 +82,7 @@ def serving(env: dict[str, str], log_path: Path, start_limit_s: float = 120) -> 
                 process.wait(10)
 
 
-def _wait_serving(
+def wait_serving(
     process: subprocess.Popen[bytes], address: str, limit_s: float, log_path: Path
 ) -> None:
     deadline = time.monotonic() + limit_s

@@ -15,8 +15,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 from grpc_reflection.v1alpha import reflection
 
-from vrs.errors import VrsError
+from vrs.errors import ConfigurationError, VrsError
 from vrs.lifecycle import Closer, close_all, wait_for_stop_signal
+from vrs.listeners.descriptors import MAX_CONNECTIONS_PER_LISTENER
+from vrs.listeners.http_server import check_port_free
 from vrs.observability import tracing
 from vrs.observability.metrics.grpc_server import GrpcServerMetrics
 from vrs.rpc import keepalive
@@ -27,7 +29,7 @@ from vrs.rpc.status import status_code
 from vrs.rpc.wrapping import WrapOncePerMethod
 from vrs.security.bind_policy import check_bind
 from vrs.security.redact import redact_text
-from vrs.settings import AuthSettings, ServerSettings
+from vrs.settings import AuthSettings, ConnectionSettings, ServerSettings
 from vrs.tls.server import ServerTls
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,8 @@ def create_grpc_server(
     *,
     auth: AuthSettings | None = None,
     metrics: GrpcServerMetrics | None = None,
+    connections: ConnectionSettings | None = None,
+    max_connections: int = MAX_CONNECTIONS_PER_LISTENER,
 ) -> GrpcServer:
     """ConfigurationError for a non-loopback address without TLS and auth (unless
     VRS_GRPC_INSECURE) and for unusable TLS files, before anything listens."""
@@ -122,7 +126,7 @@ def create_grpc_server(
             ("grpc.max_receive_message_length", max_bytes),
             ("grpc.max_send_message_length", max_bytes),
             ("grpc.so_reuseport", 0),
-            *keepalive.SERVER_OPTIONS,
+            *keepalive.server_options(connections or ConnectionSettings(), max_connections),
         ],
     )
     health = health_aio.HealthServicer()
@@ -140,12 +144,18 @@ def create_grpc_server(
             server,
         )
     address = f"{settings.host}:{settings.port}"
-    if tls is None:
-        port = server.add_insecure_port(address)
-    else:
-        port = server.add_secure_port(address, tls.credentials())
+    # Said here, in one line naming the address: gRPC's own bind failure is a RuntimeError
+    # and a raw C-core line on stderr.
+    check_port_free(settings.host, settings.port, "gRPC: VRS_GRPC_HOST, VRS_GRPC_PORT")
+    try:
+        if tls is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, tls.credentials())
+    except RuntimeError:
+        port = 0
     if port == 0:
-        raise OSError(f"cannot bind gRPC port {address}")
+        raise ConfigurationError(f"{address} (gRPC: VRS_GRPC_HOST, VRS_GRPC_PORT) cannot be bound")
     return GrpcServer(
         server, port, health, names, settings.shutdown_grace_s, list(closers), tls=tls
     )

@@ -66,3 +66,35 @@ def check_bind(server: ServerSettings, auth: AuthSettings | None, *, warn: bool 
         "listen on loopback (VRS_GRPC_HOST=127.0.0.1), or set VRS_GRPC_INSECURE=true on a "
         "trusted network"
     )
+
+
+def check_http_bind(
+    what: str,
+    host: str,
+    port: int,
+    *,
+    https: bool,
+    offload_setting: str,
+    offloaded: bool,
+    insecure: bool,
+) -> None:
+    """Refuses plain HTTP beyond loopback unless `offload_setting` says TLS ends in front of
+    the listener (an Ingress, a proxy) or VRS_GRPC_INSECURE is on (then warns): bearer tokens
+    and photos must not cross a network in plaintext."""
+    if https or is_loopback(host) or offloaded:
+        return
+    address = f"{host}:{port}"
+    if insecure:
+        log.warning(
+            "%s on %s over plain HTTP because VRS_GRPC_INSECURE is on: requests, tokens and "
+            "answers travel in plaintext",
+            what,
+            address,
+        )
+        return
+    raise ConfigurationError(
+        f"refusing to serve the {what} over plain HTTP on {address} (not loopback): set "
+        f"{_TLS} to serve HTTPS, or {offload_setting}=true when TLS ends in front of it (an "
+        "Ingress or proxy), or listen on loopback, or set VRS_GRPC_INSECURE=true on a trusted "
+        "network"
+    )

@@ -498,7 +498,14 @@ class ObservabilitySettings(BaseSettings):
     )
     metrics_host: str = Field(
         "127.0.0.1",
-        description="Address the /metrics endpoint binds to (0.0.0.0 in pods, for the scraper).",
+        description="Address the /metrics endpoint binds to (0.0.0.0 in pods, for the scraper); "
+        "beyond loopback it serves HTTPS with VRS_GRPC_TLS_CERT_FILE and _KEY_FILE, or plain "
+        "HTTP only with VRS_OBS_METRICS_TLS_OFFLOADED (or VRS_GRPC_INSECURE).",
+    )
+    metrics_tls_offloaded: bool = Field(
+        False,
+        description="TLS for /metrics ends in front of it (a proxy, a mesh sidecar): serve plain "
+        "HTTP beyond loopback even when certificate files are set.",
     )
     otlp_endpoint: str | None = Field(
         None,
@@ -517,6 +524,51 @@ class ObservabilitySettings(BaseSettings):
     )
 
 
+class ConnectionSettings(BaseSettings):
+    """How long connections may idle, and how many each listener holds (VRS_CONN_*)."""
+
+    model_config = _section("VRS_CONN_")
+
+    head_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="A connection that has not sent a complete HTTP request head, or finished "
+        "its TLS or HTTP/2 handshake, this long after opening (or after starting its next "
+        "request) is closed: gateway, /metrics and gRPC.",
+    )
+    http_keepalive_s: float = Field(
+        15.0, gt=0, description="Idle keep-alive HTTP connections are closed after this."
+    )
+    grpc_idle_s: float = Field(
+        300.0,
+        gt=0,
+        description="gRPC connections without a call for this long are closed (GOAWAY; a "
+        "client reconnects when it next calls).",
+    )
+    grpc_max_age_s: float = Field(
+        300.0,
+        gt=0,
+        description="gRPC connections are renewed this often, so clients of a scaled-out "
+        "service spread over replicas added since; calls in flight get grpc_max_age_grace_s.",
+    )
+    grpc_max_age_grace_s: float = Field(
+        30.0, ge=0, description="How long calls in flight may take on a connection being renewed."
+    )
+    reserved_descriptors: int | None = Field(
+        None,
+        ge=0,
+        description="File descriptors kept out of every listener's connection cap, for Redis, "
+        "Qdrant, image fetches and files; unset: a quarter of the limit (ulimit -n, raised "
+        "to the hard limit at start), at least 64.",
+    )
+    refusal_log_every_s: float = Field(
+        10.0,
+        gt=0,
+        description="Refused and timed-out connections are logged as one summary line per "
+        "this period, with counts.",
+    )
+
+
 class WebSettings(BaseSettings):
     """The HTTP gateway and the web page (VRS_WEB_*)."""
 
@@ -525,7 +577,14 @@ class WebSettings(BaseSettings):
     host: str = Field(
         "127.0.0.1",
         description="Address the HTTP gateway (web page and JSON API) binds to; a non-loopback "
-        "one needs VRS_AUTH_TOKENS_FILE or VRS_GRPC_INSECURE, like the gRPC server.",
+        "one needs VRS_AUTH_TOKENS_FILE and HTTPS (VRS_GRPC_TLS_CERT_FILE and _KEY_FILE, or "
+        "VRS_WEB_TLS_OFFLOADED), or VRS_GRPC_INSECURE, like the gRPC server.",
+    )
+    tls_offloaded: bool = Field(
+        False,
+        description="TLS ends in front of the gateway (an Ingress or proxy): serve plain HTTP "
+        "beyond loopback; otherwise the gateway serves HTTPS itself from the gRPC server's "
+        "certificate files (re-read when they change).",
     )
     port: int | None = Field(
         None,
@@ -584,6 +643,7 @@ class Settings(BaseModel):
     events: EventsSettings = Field(default_factory=EventsSettings)
     obs: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    connections: ConnectionSettings = Field(default_factory=ConnectionSettings)
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -9,6 +9,7 @@ from typing import Any
 
 from vrs.catalog.ids import point_id
 from vrs.errors import InvalidInput
+from vrs.limits import MAX_FILTER_VALUES
 
 # Payload fields with an index, and the index type each gets.
 INDEXED_FIELDS = {"price": "float", "category": "keyword", "brand": "keyword", "in_stock": "bool"}
@@ -26,6 +27,12 @@ class ProductFilter:
     exclude_product_ids: tuple[str, ...] = ()
 
     def validated(self) -> ProductFilter:
+        for name in ("categories", "brands", "exclude_product_ids"):
+            count = len(getattr(self, name))
+            if count > MAX_FILTER_VALUES:
+                raise InvalidInput(
+                    f"filter {name} lists {count} values, at most {MAX_FILTER_VALUES}"
+                )
         for name in ("min_price", "max_price"):
             value = getattr(self, name)
             if value is not None and (not math.isfinite(value) or value < 0):

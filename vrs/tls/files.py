@@ -65,8 +65,15 @@ def signature(files: Sequence[SettingFile]) -> Signature:
 def read_key_pair(cert: SettingFile, key: SettingFile) -> KeyPair:
     """The certificate and key, refused unless they parse and the key matches the
     certificate (a rotation caught half-written must not be served)."""
+    return checked_server_context(cert, key)[0]
+
+
+def checked_server_context(cert: SettingFile, key: SettingFile) -> tuple[KeyPair, ssl.SSLContext]:
+    """The certificate and key, and a server SSLContext (TLS 1.2 or newer) serving them;
+    refused unless they parse, the key matches, and the files held still while read."""
     cert_pem, key_pem = cert.read(), key.read()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         # An empty password: an encrypted key fails here instead of prompting on a terminal.
         context.load_cert_chain(cert.path, key.path, password=b"")
@@ -87,7 +94,7 @@ def read_key_pair(cert: SettingFile, key: SettingFile) -> KeyPair:
             f"{cert.setting} / {key.setting}: {cert.path} or {key.path} changed while being "
             "read; will read them again"
         )
-    return KeyPair(cert_pem, key_pem)
+    return KeyPair(cert_pem, key_pem), context
 
 
 def read_ca_bundle(ca: SettingFile) -> bytes:

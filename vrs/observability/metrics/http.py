@@ -1,41 +1,66 @@
-"""The /metrics HTTP endpoint of a process (prometheus-client's own server, in a thread)."""
+"""The /metrics endpoint of a process: prometheus-client's ASGI app on the process's guarded
+HTTP listener (capped connections, deadlines; HTTPS beyond loopback)."""
 
 from __future__ import annotations
 
 import logging
-import threading
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, make_asgi_app
 
-from vrs.errors import ConfigurationError
+from vrs.listeners.http_server import GuardedHttpServer, HttpLimits, bind_socket
+from vrs.security.bind_policy import check_http_bind
+from vrs.settings import ObservabilitySettings, ServerSettings
+from vrs.tls.server import HttpTls
 
 log = logging.getLogger(__name__)
 
+OFFLOAD_SETTING = "VRS_OBS_METRICS_TLS_OFFLOADED"
+_WHERE = "/metrics: VRS_OBS_METRICS_HOST, VRS_OBS_METRICS_PORT"
 
-class MetricsEndpoint:
-    """Serves `registry` at http://host:port/metrics until stopped."""
 
-    def __init__(self, server: WSGIServer, thread: threading.Thread) -> None:
-        self._server = server
-        self._thread = thread
-        self.host, self.port = server.server_address[:2]
+def check_metrics_bind(obs: ObservabilitySettings, server: ServerSettings) -> None:
+    """ConfigurationError for a /metrics listener that would serve plain HTTP beyond loopback."""
+    if obs.metrics_port is None:
+        return
+    check_http_bind(
+        "/metrics endpoint",
+        obs.metrics_host,
+        obs.metrics_port,
+        https=_https(obs, server),
+        offload_setting=OFFLOAD_SETTING,
+        offloaded=obs.metrics_tls_offloaded,
+        insecure=server.insecure,
+    )
 
-    @classmethod
-    def start(cls, registry: CollectorRegistry, host: str, port: int) -> MetricsEndpoint:
-        """ConfigurationError naming VRS_OBS_METRICS_PORT when the port cannot be bound."""
-        try:
-            server, thread = start_http_server(port, host, registry)
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot serve metrics on {host}:{port} (VRS_OBS_METRICS_HOST, "
-                f"VRS_OBS_METRICS_PORT): {exc.strerror or exc}"
-            ) from exc
-        endpoint = cls(server, thread)
-        log.info("metrics served", extra={"address": f"http://{host}:{endpoint.port}/metrics"})
-        return endpoint
 
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+async def start_metrics_endpoint(
+    registry: CollectorRegistry,
+    obs: ObservabilitySettings,
+    server: ServerSettings,
+    limits: HttpLimits,
+) -> GuardedHttpServer:
+    """Serves `registry` at /metrics on VRS_OBS_METRICS_HOST:PORT; ConfigurationError naming
+    the address when it cannot be bound or would be unsafe."""
+    if obs.metrics_port is None:
+        raise ValueError("metrics are off (VRS_OBS_METRICS_PORT unset)")
+    check_metrics_bind(obs, server)
+    tls = HttpTls.from_settings(server) if _https(obs, server) else None
+    endpoint = GuardedHttpServer(
+        make_asgi_app(registry),
+        bind_socket(
+            obs.metrics_host,
+            obs.metrics_port,
+            "/metrics: VRS_OBS_METRICS_HOST, VRS_OBS_METRICS_PORT",
+        ),
+        name="metrics",
+        limits=limits,
+        grace_s=1.0,
+        tls=tls,
+    )
+    await endpoint.start()
+    return endpoint
+
+
+def _https(obs: ObservabilitySettings, server: ServerSettings) -> bool:
+    has_files = server.tls_cert_file is not None and server.tls_key_file is not None
+    return has_files and not obs.metrics_tls_offloaded

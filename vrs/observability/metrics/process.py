@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry
 
+from vrs.listeners.http_server import HttpLimits
 from vrs.observability.metrics.grpc_server import GrpcServerMetrics
-from vrs.observability.metrics.http import MetricsEndpoint
+from vrs.observability.metrics.http import start_metrics_endpoint
 from vrs.observability.metrics.registry import register
 from vrs.observability.metrics.store import InfoRefresher, StoreMetrics
-from vrs.settings import ObservabilitySettings
+from vrs.settings import Settings
 
 Closer = Callable[[], Awaitable[None]]
 
@@ -29,28 +29,25 @@ class ProcessMetrics:
         register(self.registry, self.grpc.collectors())
         self.port: int | None = None
 
-    def serve(
+    async def serve(
         self,
-        settings: ObservabilitySettings,
+        settings: Settings,
+        limits: HttpLimits,
         store: StoreMetrics,
         read_store_info: Callable[[], Awaitable[object]],
     ) -> list[Closer]:
         """Registers the store's metrics and, when VRS_OBS_METRICS_PORT is set, serves /metrics
         and keeps the store's size gauges current; what to close when the server stops.
 
-        ConfigurationError when the port cannot be bound."""
+        ConfigurationError when the port cannot be bound or would be unsafe."""
         register(self.registry, store.collectors())
-        if settings.metrics_port is None:
+        if settings.obs.metrics_port is None:
             return []
-        endpoint = MetricsEndpoint.start(
-            self.registry, settings.metrics_host, settings.metrics_port
+        endpoint = await start_metrics_endpoint(
+            self.registry, settings.obs, settings.server, limits
         )
         self.port = endpoint.port
         refresher = InfoRefresher(read_store_info, STORE_INFO_EVERY_S)
         refresher.start()
-
-        async def stop_endpoint() -> None:
-            await asyncio.to_thread(endpoint.stop)
-
         # Closed in reverse: the refresher stops before the endpoint.
-        return [stop_endpoint, refresher.stop]
+        return [endpoint.stop, refresher.stop]
