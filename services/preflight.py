@@ -8,7 +8,10 @@ import logging
 from typing import Literal
 
 from vrs.errors import VrsError
+from vrs.listeners.http_server import check_port_free
+from vrs.observability.metrics.http import METRICS_WHERE, check_metrics_bind
 from vrs.redis_access.check import check_redis, check_redis_settings
+from vrs.rpc.server import GRPC_WHERE
 from vrs.security.bind_policy import check_bind
 from vrs.settings import Settings
 from vrs.store.factory import check_shared_store
@@ -24,13 +27,21 @@ Role = Literal["all", "embedder", "search", "web"]
 async def preflight(settings: Settings, role: Role) -> None:
     """Raises the VrsError that would otherwise stop startup later (Qdrant, events Redis);
     warns about a cache Redis that does not answer (the cache is optional)."""
-    if role == "web" or (role == "all" and settings.web.port is not None):
+    serves_web = role == "web" or (role == "all" and settings.web.port is not None)
+    if serves_web:
         # Imported here: only a process that serves HTTP needs the gateway's modules.
-        from services.web.wiring import check_gateway_settings
+        from services.web.wiring import WHERE, check_gateway_settings, web_port
 
         check_gateway_settings(settings)
+        check_port_free(settings.web.host, web_port(settings), WHERE)
     if role == "web":
         return  # the gateway alone reaches only the gRPC services, checked when it starts
+    # Ports taken are said now, before the model loads (each listener says so again if it
+    # is taken meanwhile).
+    check_port_free(settings.server.host, settings.server.port, GRPC_WHERE)
+    if settings.obs.metrics_port is not None:
+        check_metrics_bind(settings.obs, settings.server)
+        check_port_free(settings.obs.metrics_host, settings.obs.metrics_port, METRICS_WHERE)
     # Redis settings that cannot work (a password in plaintext to another host, TLS files
     # without rediss://) refuse the start even when Redis is only the optional cache.
     check_redis_settings(settings.redis)

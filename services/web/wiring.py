@@ -23,12 +23,13 @@ log = logging.getLogger(__name__)
 # Unset VRS_WEB_PORT: `vrs serve --service web` still needs a port.
 DEFAULT_WEB_PORT = 8080
 OFFLOAD_SETTING = "VRS_WEB_TLS_OFFLOADED"
+WHERE = "web gateway: VRS_WEB_HOST, VRS_WEB_PORT"
 
 
 def check_gateway_settings(settings: Settings) -> None:
     """ConfigurationError for a gateway that could not start safely (before anything loads):
     beyond loopback it needs callers to authenticate, and HTTPS (or TLS ending in front)."""
-    host, port, insecure = settings.web.host, _port(settings), settings.server.insecure
+    host, port, insecure = settings.web.host, web_port(settings), settings.server.insecure
     if not is_loopback(host) and not _auth_on(settings):
         if not insecure:
             raise ConfigurationError(
@@ -73,7 +74,7 @@ async def start_gateway(
     app = create_web_app(Gateway(backend, fetcher, HttpAuth(callers)), settings.web)
     server = GuardedHttpServer(
         app,
-        bind_socket(settings.web.host, _port(settings), "web gateway: VRS_WEB_HOST, VRS_WEB_PORT"),
+        bind_socket(settings.web.host, web_port(settings), WHERE),
         name="web gateway",
         limits=limits,
         grace_s=settings.server.shutdown_grace_s,
@@ -109,7 +110,7 @@ def remote_backend(settings: Settings) -> GrpcBackend:
     )
 
 
-def _port(settings: Settings) -> int:
+def web_port(settings: Settings) -> int:
     return DEFAULT_WEB_PORT if settings.web.port is None else settings.web.port
 
 

@@ -34,6 +34,8 @@ from vrs.tls.server import ServerTls
 
 log = logging.getLogger(__name__)
 
+GRPC_WHERE = "gRPC: VRS_GRPC_HOST, VRS_GRPC_PORT"
+
 
 @dataclass(frozen=True)
 class ServiceBinding:
@@ -146,7 +148,7 @@ def create_grpc_server(
     address = f"{settings.host}:{settings.port}"
     # Said here, in one line naming the address: gRPC's own bind failure is a RuntimeError
     # and a raw C-core line on stderr.
-    check_port_free(settings.host, settings.port, "gRPC: VRS_GRPC_HOST, VRS_GRPC_PORT")
+    check_port_free(settings.host, settings.port, GRPC_WHERE)
     try:
         if tls is None:
             port = server.add_insecure_port(address)
@@ -155,7 +157,7 @@ def create_grpc_server(
     except RuntimeError:
         port = 0
     if port == 0:
-        raise ConfigurationError(f"{address} (gRPC: VRS_GRPC_HOST, VRS_GRPC_PORT) cannot be bound")
+        raise ConfigurationError(f"{address} ({GRPC_WHERE}) cannot be bound")
     return GrpcServer(
         server, port, health, names, settings.shutdown_grace_s, list(closers), tls=tls
     )

@@ -15,7 +15,7 @@ from vrs.tls.server import HttpTls
 log = logging.getLogger(__name__)
 
 OFFLOAD_SETTING = "VRS_OBS_METRICS_TLS_OFFLOADED"
-_WHERE = "/metrics: VRS_OBS_METRICS_HOST, VRS_OBS_METRICS_PORT"
+METRICS_WHERE = "/metrics: VRS_OBS_METRICS_HOST, VRS_OBS_METRICS_PORT"
 
 
 def check_metrics_bind(obs: ObservabilitySettings, server: ServerSettings) -> None:
