@@ -165,6 +165,7 @@ async def _local_gateway(process: Assembly) -> None:
         http_limits(process.settings, process.caps.web),
     )
     process.web = web
+    process.metrics.listeners.watch(web)
     # Closers run in reverse: the gateway stops before the services it calls.
     process.closers.append(web.stop)
 

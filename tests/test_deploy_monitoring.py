@@ -49,9 +49,12 @@ def monitoring() -> list[Doc]:
 
 def test_monitoring_kustomization_renders_and_validates(monitoring: list[Doc]) -> None:
     kinds = {d["kind"] for d in monitoring}
-    assert kinds == {"PodMonitor", "ConfigMap"}
+    assert kinds == {"PodMonitor", "ConfigMap", "PrometheusRule"}
     for doc in monitoring:
-        if doc["apiVersion"].split("/")[0] == MONITORING_GROUP:
+        if doc["kind"] == "PrometheusRule":
+            assert doc["apiVersion"] == f"{MONITORING_GROUP}/v1"
+            assert doc["metadata"].get("namespace") and doc["spec"]["groups"]
+        elif doc["apiVersion"].split("/")[0] == MONITORING_GROUP:
             assert_pod_monitor_shape(doc)
         else:
             kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
@@ -70,9 +73,13 @@ def assert_pod_monitor_shape(doc: Doc) -> None:
     assert spec["selector"]["matchLabels"], name
     assert spec["podMetricsEndpoints"], name
     for endpoint in spec["podMetricsEndpoints"]:
-        assert set(endpoint) <= {"port", "path", "scheme", "interval", "scrapeTimeout"}, endpoint
+        keys = {"port", "path", "scheme", "tlsConfig", "interval", "scrapeTimeout"}
+        assert set(endpoint) <= keys, endpoint
         assert isinstance(endpoint["port"], str), "a named port survives a port change"
-        assert endpoint.get("scheme", "http") in ("http", "https")
+        # /metrics beyond loopback is HTTPS (the pods' certificates, checked against vrs-ca).
+        assert endpoint.get("scheme") == "https", endpoint
+        assert endpoint["tlsConfig"]["ca"]["secret"]["name"] == "vrs-ca", endpoint
+        assert endpoint["tlsConfig"]["serverName"], endpoint
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

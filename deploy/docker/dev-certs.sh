@@ -59,7 +59,9 @@ issue embedder vrs-embedder serverAuth,clientAuth \
 issue search vrs-search serverAuth,clientAuth "DNS:search,DNS:localhost,IP:127.0.0.1"
 issue search-client vrs-search clientAuth
 issue operator vrs-operator clientAuth
-# The web gateway calls search and the embedder (product lookups, stats) as CN=vrs-web.
+# The web gateway serves HTTPS with its own certificate, and calls search and the embedder
+# (product lookups, stats) as CN=vrs-web.
+issue web vrs-web serverAuth "DNS:web,DNS:localhost,IP:127.0.0.1"
 issue web-client vrs-web clientAuth
 
 mkdir -p "$DIR/tokens"
@@ -76,7 +78,7 @@ EOF
 fi
 
 chmod 0755 "$DIR" "$DIR"/embedder "$DIR"/search "$DIR"/search-client "$DIR"/operator \
-  "$DIR"/web-client "$DIR"/tokens
+  "$DIR"/web "$DIR"/web-client "$DIR"/tokens
 chmod 0644 "$DIR"/ca.crt "$DIR"/tokens/tokens "$DIR"/*/tls.crt "$DIR"/*/ca.crt
 chmod 0600 "$DIR"/ca.key "$DIR"/*/tls.key
 if [ "$(id -u)" = 0 ]; then

@@ -78,6 +78,8 @@ async def build_embedder(
     if redis is None and settings.redis.url:
         redis = RedisGuard(redis_client(settings.redis), settings.redis)
         closers.append(redis.close)
+        if registry is not None:
+            register(registry, redis.health.collectors())
     generation = None
     if redis is not None:
         generation = CatalogGeneration(redis, settings.redis.key_prefix)

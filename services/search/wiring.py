@@ -90,6 +90,8 @@ async def build_search(
     if redis is None and settings.redis.url:
         redis = RedisGuard(redis_client(settings.redis), settings.redis)
         closers.append(redis.close)
+        if registry is not None:
+            register(registry, redis.health.collectors())
     metrics = SearchMetrics()
     if registry is not None:
         register(registry, metrics.collectors())

@@ -11,12 +11,14 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, ProcessCollector
 
 from tests.support.k8s_render import DEPLOY
+from vrs.observability.metrics.dependencies import DependencyHealth
 from vrs.observability.metrics.embedder import EmbedderMetrics
 from vrs.observability.metrics.events import EventCounters, EventsCollector, EventsStatus
 from vrs.observability.metrics.grpc_server import GrpcServerMetrics
+from vrs.observability.metrics.listeners import ListenerCollector
 from vrs.observability.metrics.search import SearchMetrics
 from vrs.observability.metrics.store import StoreMetrics
 
@@ -56,6 +58,15 @@ EXPORTED: dict[str, str] = {
     "vrs_events_dead_lettered_total": "counter",
     "vrs_events_group_recreated_total": "counter",
     "vrs_events_consumers_removed_total": "counter",
+    "vrs_redis_up": "gauge",
+    "vrs_redis_failures_total": "counter",
+    "vrs_qdrant_up": "gauge",
+    "vrs_qdrant_failures_total": "counter",
+    "vrs_http_connections": "gauge",
+    "vrs_http_max_connections": "gauge",
+    "vrs_http_refused_total": "counter",
+    "vrs_process_open_fds": "gauge",
+    "vrs_process_max_fds": "gauge",
 }
 HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
 _METRIC = re.compile(r"\bvrs_[a-z0-9_]+\b")
@@ -64,11 +75,19 @@ _METRIC = re.compile(r"\bvrs_[a-z0-9_]+\b")
 def exported_by_vrs() -> dict[str, str]:
     """name -> type of the metrics vrs's own metric groups register (counters with _total)."""
     registry = CollectorRegistry()
-    groups = (EmbedderMetrics(), GrpcServerMetrics(), SearchMetrics(), StoreMetrics())
+    groups = (
+        EmbedderMetrics(),
+        GrpcServerMetrics(),
+        SearchMetrics(),
+        StoreMetrics(),
+        DependencyHealth("redis", "Redis"),
+    )
     for group in groups:
         for collector in group.collectors():
             registry.register(collector)
     registry.register(EventsCollector(lambda: EventsStatus("s", "g", 0, 0, EventCounters())))
+    registry.register(ListenerCollector())
+    ProcessCollector(namespace="vrs", registry=registry)
     return {
         f"{family.name}_total" if family.type == "counter" else family.name: family.type
         for family in registry.collect()

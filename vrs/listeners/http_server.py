@@ -94,6 +94,7 @@ class GuardedHttpServer:
         self.name = name
         self._sock = sock
         self._limits = limits
+        self.max_connections = limits.max_connections
         self._tls = tls
         self._closers = list(closers or [])
         self.refusals = RefusalLog(name, limits.refusal_log_every_s)

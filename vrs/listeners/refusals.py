@@ -18,11 +18,12 @@ class RefusalLog:
         self._every_s = every_s
         self._counts: Counter[str] = Counter()
         self._since = time.monotonic()
-        self.total = 0
+        # Since the listener started, by reason (/metrics).
+        self.totals: Counter[str] = Counter()
 
     def count(self, reason: str) -> None:
         self._counts[reason] += 1
-        self.total += 1
+        self.totals[reason] += 1
         if time.monotonic() - self._since >= self._every_s:
             self.flush()
 

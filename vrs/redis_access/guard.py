@@ -12,6 +12,7 @@ from typing import TypeVar
 import redis.asyncio as aioredis
 
 from vrs.background import observe
+from vrs.observability.metrics.dependencies import DependencyHealth
 from vrs.settings import RedisSettings
 
 log = logging.getLogger(__name__)
@@ -21,8 +22,15 @@ T = TypeVar("T")
 class RedisGuard:
     """Runs Redis calls with a deadline; a failure is logged, counted and backs off."""
 
-    def __init__(self, client: aioredis.Redis, settings: RedisSettings) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        settings: RedisSettings,
+        health: DependencyHealth | None = None,
+    ) -> None:
         self.client = client
+        # vrs_redis_up and vrs_redis_failures_total, registered by whoever made the guard.
+        self.health = health or DependencyHealth("redis", "Redis")
         self._timeout_s = settings.timeout_ms / 1000.0
         self._retry_after_s = settings.retry_after_s
         self._down_until = 0.0
@@ -51,7 +59,7 @@ class RedisGuard:
             # first (wait_for then only cancels it, and redis-py may answer the cancellation
             # with a TimeoutError nobody would read: "Task exception was never retrieved").
             observe(call, what)
-            return await asyncio.wait_for(call, self._timeout_s)
+            answer = await asyncio.wait_for(call, self._timeout_s)
         except Exception as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
@@ -59,6 +67,7 @@ class RedisGuard:
                 # the caller is being cancelled, not failing over; Redis is not down either.
                 raise asyncio.CancelledError from exc
             self.errors += 1
+            self.health.failed()
             self._down_until = time.monotonic() + self._retry_after_s
             log.warning(
                 "redis call failed; going on without it",
@@ -70,6 +79,8 @@ class RedisGuard:
                 },
             )
             return None
+        self.health.reached()
+        return answer
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -140,8 +140,9 @@ class AsyncStore:
             raise Unavailable(DEPENDENCY, f"{operation}: the store is closed")
         future = asyncio.get_running_loop().run_in_executor(self._executor, call)
         try:
-            return await asyncio.wait_for(future, timeout_s)
+            answer = await asyncio.wait_for(future, timeout_s)
         except CONNECTION_ERRORS as exc:
+            self.metrics.qdrant.failed()
             # wait_for cancels the call it gave up on; a TimeoutError the call raised itself
             # (a socket's) leaves it done, and is a failure to reach Qdrant like the others.
             if isinstance(exc, TimeoutError) and future.cancelled():
@@ -149,3 +150,5 @@ class AsyncStore:
                     DEPENDENCY, f"{operation}: no answer within the {timeout_s}s deadline"
                 ) from exc
             raise Unavailable(DEPENDENCY, f"{operation}: {failure_detail(exc)}") from exc
+        self.metrics.qdrant.reached()
+        return answer

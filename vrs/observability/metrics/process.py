@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, ProcessCollector
 
 from vrs.listeners.http_server import HttpLimits
 from vrs.observability.metrics.grpc_server import GrpcServerMetrics
 from vrs.observability.metrics.http import start_metrics_endpoint
+from vrs.observability.metrics.listeners import ListenerCollector
 from vrs.observability.metrics.registry import register
 from vrs.observability.metrics.store import InfoRefresher, StoreMetrics
 from vrs.settings import Settings
@@ -26,7 +27,10 @@ class ProcessMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self.grpc = GrpcServerMetrics()
-        register(self.registry, self.grpc.collectors())
+        self.listeners = ListenerCollector()
+        register(self.registry, [*self.grpc.collectors(), self.listeners])
+        # vrs_process_open_fds against vrs_process_max_fds (the descriptor budget), CPU, memory.
+        ProcessCollector(namespace="vrs", registry=self.registry)
         self.port: int | None = None
 
     async def serve(
@@ -47,6 +51,7 @@ class ProcessMetrics:
             self.registry, settings.obs, settings.server, limits
         )
         self.port = endpoint.port
+        self.listeners.watch(endpoint)
         refresher = InfoRefresher(read_store_info, STORE_INFO_EVERY_S)
         refresher.start()
         # Closed in reverse: the refresher stops before the endpoint.

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import Gauge, Histogram
 from prometheus_client.registry import Collector
 
+from vrs.observability.metrics.dependencies import DependencyHealth
 from vrs.observability.metrics.grpc_server import LATENCY_BUCKETS
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,10 @@ class StoreMetrics:
         )
         for operation in WRITE_OPERATIONS:
             self.write.labels(operation)
+        self.qdrant = DependencyHealth("qdrant", "Qdrant")
 
     def collectors(self) -> list[Collector]:
-        return [self.points, self.indexed_vectors, self.write]
+        return [self.points, self.indexed_vectors, self.write, *self.qdrant.collectors()]
 
 
 class InfoRefresher:
