@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from pydantic_settings import BaseSettings
 
 from vrs.settings.sections import Settings
@@ -31,5 +34,20 @@ def env_reference_markdown() -> str:
     return "\n".join(lines)
 
 
+def with_current_table(markdown: str) -> str:
+    """`markdown` with its settings table (the one headed | Variable |) replaced by today's."""
+    lines = markdown.splitlines()
+    start = lines.index("| Variable | Default | Meaning |")
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    return "\n".join([*lines[:start], env_reference_markdown(), *lines[end:]]) + "\n"
+
+
 if __name__ == "__main__":
-    print(env_reference_markdown())  # noqa: T201 - a doc generator, run by hand
+    # python -m vrs.settings.reference [FILE]: print the table, or rewrite FILE's in place.
+    if len(sys.argv) > 1:
+        target = Path(sys.argv[1])
+        target.write_text(with_current_table(target.read_text()))
+    else:
+        print(env_reference_markdown())  # noqa: T201 - a doc generator, run by hand
