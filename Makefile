@@ -10,7 +10,7 @@ PROTO_SRC := $(wildcard protos/vrs/v1/*.proto)
 PROTOC = $(BIN)/python -m grpc_tools.protoc -I protos \
 	--python_out=$(1) --grpc_python_out=$(1) --mypy_out=$(1) --mypy_grpc_out=$(1) $(PROTO_SRC)
 
-.PHONY: setup proto proto-check lint test test-fast demo web serve serve-embedder serve-search bench bench-gpu loadtest lock clean
+.PHONY: setup proto proto-check lint test test-fast test-unit demo web serve serve-embedder serve-search bench bench-gpu loadtest drill lock clean
 
 setup: $(STAMP)
 
@@ -36,11 +36,18 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy vrs services tests benchmarks
 
+# The whole suite (what CI runs), with the 25 slowest tests listed at the end.
 test: $(STAMP) proto-check lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
+# Everything but the tests marked slow (real model weights, many images).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The tests that start nothing (no Redis, gRPC server, child process, CNN, browser or deploy
+# tooling; tests/conftest.py marks the others and holds these to it): well under a minute.
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not (redis or grpc or subprocess or cnn or browser or deploy)"
 
 demo: $(STAMP)
 	$(BIN)/python -m services.demos.demo
@@ -74,6 +81,10 @@ bench-gpu: $(STAMP)
 # A bounded load (loopback only) on a vrs serve it starts, or on ARGS="--address HOST:PORT".
 loadtest: $(STAMP)
 	$(BIN)/python -m benchmarks.loadtest $(ARGS)
+
+# The hardening issues' faults on processes of its own (loopback, ~5 min); ends `drill: PASS`.
+drill: $(STAMP)
+	$(BIN)/python -m benchmarks.drill $(ARGS)
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock:

@@ -33,6 +33,7 @@ from vrs.store.async_store import AsyncStore
 from vrs.store.base import VectorStore
 from vrs.store.filters import ProductFilter
 from vrs.store.qdrant_edge_store import QdrantEdgeStore
+from vrs.store.query import SearchRequest
 from vrs.v1 import search_pb2, search_pb2_grpc
 
 DIM = 2048
@@ -152,10 +153,10 @@ async def store_paths(store: AsyncStore, products: int, n: int) -> tuple[list[fl
         if vector is None:
             raise RuntimeError(f"{pid} has no vector")
         exact = await store.count(flt) <= 20_000
-        await store.search(vector, 10, flt, None, exact, 128)
+        await store.search(SearchRequest(vector, 10, flt, exact=exact, hnsw_ef=128), 20_000)
 
     async def combined(i: int) -> None:
-        await store.search_by_product(f"p{i % products}", 10, flt, None, None, 20_000, 128)
+        await store.search(SearchRequest(f"p{i % products}", 10, flt, hnsw_ef=128), 20_000)
 
     return await timed(n, separate), await timed(n, combined)
 

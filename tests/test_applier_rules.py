@@ -6,12 +6,9 @@ the smoke test above these.)"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from services.embedder.events.applier import Applied, PendingChange
 from services.embedder.runtimes.engine import InferenceEngine
@@ -22,9 +19,7 @@ from tests.support.change_events import (
     update_at,
     upsert_at,
 )
-from tests.support.events_pipeline import EventsPipeline, events_pipeline
-from tests.support.factories import make_embedder
-from tests.support.redis_server import RedisServer
+from tests.support.events_pipeline import EventsPipeline
 from vrs.catalog.products import StoredProduct
 
 APPLIED = Applied.APPLIED
@@ -164,17 +159,10 @@ def state_of(stored: StoredProduct | None) -> State | None:
     return State(product.title, product.price, product.in_stock, photos[stored.image_sha256])
 
 
-@pytest_asyncio.fixture
-async def pipeline(
-    inception_engine: InferenceEngine, redis_server: RedisServer, tmp_path: Path
-) -> AsyncIterator[EventsPipeline]:
-    # Random weights: these rules are about versions, not about what the vectors mean.
-    embedder = make_embedder(inception_engine)
-    try:
-        async with events_pipeline(embedder, redis_server.url, tmp_path / "edge") as pipe:
-            yield pipe
-    finally:
-        await embedder.close()
+@pytest.fixture
+def embedder_engine(inception_engine: InferenceEngine) -> InferenceEngine:
+    """Random weights: these rules are about versions, not about what the vectors mean."""
+    return inception_engine
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.rule for case in CASES])

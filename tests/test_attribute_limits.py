@@ -5,7 +5,6 @@ the limits are cut to fit instead of failing the searches that meet them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,7 @@ from services.composition import create_server
 from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.factories import settings_for
 from tests.support.products import WIDE, largest_product, unit_vector, vector_upsert
-from tests.support.search_env import Vrs, running_vrs
-from tests.support.stores import StoreFactory
+from tests.support.search_env import Vrs, VrsStarter
 from vrs.catalog.products import Product, StoredProduct
 from vrs.errors import ConfigurationError
 from vrs.limits import (
@@ -85,21 +83,10 @@ async def test_the_search_service_refuses_to_start_with_such_settings(tmp_path: 
 
 
 @pytest_asyncio.fixture
-async def store(effnet: ImageEmbedder, store_factory: StoreFactory) -> VectorStore:
-    return store_factory(effnet.model_id, effnet.dimension)
-
-
-@pytest_asyncio.fixture
-async def vrs(tmp_path: Path, effnet: ImageEmbedder, store: VectorStore) -> AsyncIterator[Vrs]:
+async def vrs(start_vrs: VrsStarter, store: VectorStore) -> Vrs:
     # A 1 MB message limit (answers of 10 x 10 matches still fit) makes oversized rows cheap.
-    async with running_vrs(
-        tmp_path,
-        effnet,
-        store,
-        server={"max_message_mb": 1},
-        search={"max_k": 10, "max_batch_queries": 10},
-    ) as running:
-        yield running
+    limits = {"max_k": 10, "max_batch_queries": 10}
+    return await start_vrs(store, server={"max_message_mb": 1}, search=limits)
 
 
 async def test_oversized_attributes_fail_their_item_alone_naming_the_attribute(

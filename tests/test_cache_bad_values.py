@@ -3,35 +3,24 @@ miss: the search recomputes and answers, and the cache counts an error."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 import pytest_asyncio
 import redis
 
-from services.embedder.embedding.embedder import ImageEmbedder
-from tests.support.cache_env import image_query, memory_store, upsert
+from tests.support.cache_env import image_query, upsert
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer
-from tests.support.search_env import Vrs, running_vrs
+from tests.support.search_env import Vrs, VrsStarter
+from vrs.store.base import VectorStore
 from vrs.v1 import search_pb2
 
 PHOTO = product_jpeg("bag", seed=911)
 
 
 @pytest_asyncio.fixture
-async def vrs(
-    tmp_path: Path,
-    effnet: ImageEmbedder,
-    redis_server: RedisServer,
-    request: pytest.FixtureRequest,
-) -> AsyncIterator[Vrs]:
-    store = memory_store(tmp_path, effnet)
-    request.addfinalizer(store.close)
-    async with running_vrs(tmp_path, effnet, store, redis={"url": redis_server.url}) as running:
-        await upsert(running, "bag-1", "bag", PHOTO)
-        yield running
+async def vrs(start_vrs: VrsStarter, memory_store: VectorStore, redis_server: RedisServer) -> Vrs:
+    running = await start_vrs(memory_store, redis={"url": redis_server.url})
+    await upsert(running, "bag-1", "bag", PHOTO)
+    return running
 
 
 def overwrite(redis_server: RedisServer, pattern: str, value: bytes) -> None:

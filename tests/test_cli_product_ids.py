@@ -6,29 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import pytest_asyncio
 
 from services.cli.main import main
 from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.images import product_jpeg
 from tests.support.products import unit_vector
-from tests.support.search_env import Vrs, running_vrs
-from tests.support.stores import StoreFactory
+from tests.support.search_env import Vrs
 from vrs.v1 import embedder_pb2
-
-
-@pytest_asyncio.fixture
-async def vrs(
-    tmp_path: Path, effnet: ImageEmbedder, store_factory: StoreFactory
-) -> AsyncIterator[Vrs]:
-    store = store_factory(effnet.model_id, effnet.dimension)
-    async with running_vrs(tmp_path, effnet, store) as running:
-        yield running
 
 
 async def cli(vrs: Vrs, *args: str) -> int:

@@ -35,13 +35,9 @@ async def image_root(tmp_path: Path) -> Path:
     return root
 
 
-@pytest_asyncio.fixture
-async def embedder(
-    effnet_engine: InferenceEngine, image_root: Path
-) -> AsyncIterator[ImageEmbedder]:
-    e = make_embedder(effnet_engine, ImageSettings(file_root=image_root, max_bytes=300_000))
-    yield e
-    await e.close()
+@pytest.fixture
+def image_settings(image_root: Path) -> ImageSettings:
+    return ImageSettings(file_root=image_root, max_bytes=300_000)
 
 
 @pytest_asyncio.fixture

@@ -4,28 +4,16 @@ server's own SearchByImage answers; a threshold and a bad query make it exit non
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.eval_env import catalog_sample, index_entries, query_rows, query_set, run_cli
-from tests.support.search_env import Vrs, running_vrs
-from tests.support.stores import StoreFactory
+from tests.support.search_env import Vrs
 from vrs.v1 import common_pb2, search_pb2
 
 pytestmark = pytest.mark.slow
-
-
-@pytest_asyncio.fixture
-async def vrs(
-    tmp_path: Path, effnet: ImageEmbedder, store_factory: StoreFactory
-) -> AsyncIterator[Vrs]:
-    store = store_factory(effnet.model_id, effnet.dimension)
-    async with running_vrs(tmp_path, effnet, store) as running:
-        yield running
 
 
 @pytest_asyncio.fixture

@@ -4,44 +4,21 @@ owns no pending entries is removed; one that still owns entries stays."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 import redis
 
-from services.embedder.embedding.embedder import ImageEmbedder
-from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.events_pipeline import (
     GROUP,
     STREAM,
     EventsPipeline,
-    events_pipeline,
     eventually,
     sync_redis,
 )
-from tests.support.factories import make_embedder
-from tests.support.redis_server import RedisServer
 from vrs.events.publish import delete_event, publish
 
 pytestmark = pytest.mark.slow
 IDLE_MS = 300
-
-
-@pytest_asyncio.fixture
-async def embedder(effnet_engine: InferenceEngine) -> AsyncIterator[ImageEmbedder]:
-    e = make_embedder(effnet_engine)
-    yield e
-    await e.close()
-
-
-@pytest_asyncio.fixture
-async def pipeline(
-    embedder: ImageEmbedder, redis_server: RedisServer, tmp_path: Path
-) -> AsyncIterator[EventsPipeline]:
-    async with events_pipeline(embedder, redis_server.url, tmp_path / "edge") as pipe:
-        yield pipe
 
 
 def consumer_names(client: redis.Redis) -> set[str]:

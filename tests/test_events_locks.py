@@ -6,25 +6,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 
-from services.embedder.embedding.embedder import ImageEmbedder
 from services.embedder.events.applier import Applied, PendingChange
 from services.embedder.events.locks import LockBusy, LockLost, ProductLocks
-from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.events_pipeline import (
     KEY_PREFIX,
     STREAM,
     EventsPipeline,
-    events_pipeline,
     eventually,
     sync_redis,
 )
-from tests.support.factories import make_embedder
 from tests.support.image_host import HeldImageHost
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer
@@ -53,21 +48,9 @@ async def image_host() -> AsyncIterator[HeldImageHost]:
     await host.close()
 
 
-@pytest_asyncio.fixture
-async def embedder(
-    effnet_engine: InferenceEngine, image_host: HeldImageHost
-) -> AsyncIterator[ImageEmbedder]:
-    e = make_embedder(effnet_engine, ImageSettings(http_allowed_hosts=image_host.allowed_hosts))
-    yield e
-    await e.close()
-
-
-@pytest_asyncio.fixture
-async def pipeline(
-    embedder: ImageEmbedder, redis_server: RedisServer, tmp_path: Path
-) -> AsyncIterator[EventsPipeline]:
-    async with events_pipeline(embedder, redis_server.url, tmp_path / "edge") as pipe:
-        yield pipe
+@pytest.fixture
+def image_settings(image_host: HeldImageHost) -> ImageSettings:
+    return ImageSettings(http_allowed_hosts=image_host.allowed_hosts)
 
 
 async def test_a_lock_outlives_its_ttl_while_its_holder_works(client: aioredis.Redis) -> None:

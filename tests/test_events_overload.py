@@ -4,7 +4,6 @@ a burst of search traffic never dead-letters good events."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -14,7 +13,6 @@ from tests.support.events_pipeline import (
     STREAM,
     EventsPipeline,
     dead_letters,
-    events_pipeline,
     eventually,
     sync_redis,
 )
@@ -35,14 +33,6 @@ async def embedder(inception_engine: InferenceEngine) -> AsyncIterator[BusyEmbed
     e = busy_embedder(inception_engine, busy_calls=BUSY_CALLS)
     yield e
     await e.close()
-
-
-@pytest_asyncio.fixture
-async def pipeline(
-    embedder: BusyEmbedder, redis_server: RedisServer, tmp_path: Path
-) -> AsyncIterator[EventsPipeline]:
-    async with events_pipeline(embedder, redis_server.url, tmp_path / "edge") as pipe:
-        yield pipe
 
 
 async def test_an_event_refused_by_a_busy_model_is_applied_once_it_has_room(

@@ -5,28 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
-from services.embedder.embedding.embedder import ImageEmbedder
 from services.embedder.events.dead_letters import DeadLetters
-from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.events_pipeline import (
     DEAD,
     GROUP,
     STREAM,
     EventsPipeline,
     dead_letters,
-    events_pipeline,
     eventually,
     group_settled,
     publish_raw,
     sync_redis,
 )
-from tests.support.factories import make_embedder
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer, free_port
 from vrs.catalog.products import Product, ProductPatch
@@ -43,20 +36,9 @@ pytestmark = pytest.mark.slow
 CLOSED_PORT = free_port()
 
 
-@pytest_asyncio.fixture
-async def embedder(effnet_engine: InferenceEngine) -> AsyncIterator[ImageEmbedder]:
-    images = ImageSettings(http_allowed_hosts=["127.0.0.1", f"127.0.0.1:{CLOSED_PORT}"])
-    e = make_embedder(effnet_engine, images)
-    yield e
-    await e.close()
-
-
-@pytest_asyncio.fixture
-async def pipeline(
-    embedder: ImageEmbedder, redis_server: RedisServer, tmp_path: Path
-) -> AsyncIterator[EventsPipeline]:
-    async with events_pipeline(embedder, redis_server.url, tmp_path / "edge") as pipe:
-        yield pipe
+@pytest.fixture
+def image_settings() -> ImageSettings:
+    return ImageSettings(http_allowed_hosts=["127.0.0.1", f"127.0.0.1:{CLOSED_PORT}"])
 
 
 def event_fields(event: object) -> dict[bytes, bytes]:

@@ -4,23 +4,16 @@ its group again and goes on applying events, without a restart of its own."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
-from services.embedder.embedding.embedder import ImageEmbedder
 from services.embedder.events.consumer import EventsConsumer
-from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.events_pipeline import (
     STREAM,
     EventsPipeline,
-    events_pipeline,
     eventually,
     sync_redis,
 )
-from tests.support.factories import make_embedder
 from tests.support.images import product_jpeg
 from tests.support.redis_server import RedisServer
 from vrs.catalog.products import Product
@@ -28,21 +21,6 @@ from vrs.events.publish import publish, upsert_event
 from vrs.images.source import ImageInput
 
 pytestmark = pytest.mark.slow
-
-
-@pytest_asyncio.fixture
-async def embedder(effnet_engine: InferenceEngine) -> AsyncIterator[ImageEmbedder]:
-    e = make_embedder(effnet_engine)
-    yield e
-    await e.close()
-
-
-@pytest_asyncio.fixture
-async def pipeline(
-    embedder: ImageEmbedder, redis_server: RedisServer, tmp_path: Path
-) -> AsyncIterator[EventsPipeline]:
-    async with events_pipeline(embedder, redis_server.url, tmp_path / "edge") as pipe:
-        yield pipe
 
 
 def publish_upsert(url: str, product_id: str, seed: int) -> None:
@@ -86,7 +64,7 @@ async def test_stats_say_the_group_was_recreated(
     publish_upsert(redis_server.url, "after", 2)
     await applied(pipeline, "after")
 
-    assert (await consumer.stats()).group_recreated >= 1
+    assert (await consumer.stats()).counters.group_recreated >= 1
 
 
 async def test_consumer_recovers_after_redis_restarts_without_persistence(

@@ -4,11 +4,9 @@ other."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import fields, replace
-from pathlib import Path
 
-import pytest_asyncio
+import pytest
 
 from services.embedder.runtimes.engine import InferenceEngine
 from services.embedder.servicer import events_stats_to_proto
@@ -16,11 +14,9 @@ from tests.support.events_pipeline import (
     GROUP,
     STREAM,
     EventsPipeline,
-    events_pipeline,
     eventually,
     sync_redis,
 )
-from tests.support.factories import make_embedder
 from tests.support.redis_server import RedisServer
 from vrs.events.publish import delete_event, publish
 from vrs.observability.metrics.events import EventCounters, EventsStatus
@@ -37,16 +33,9 @@ STATUS = EventsStatus(
 )
 
 
-@pytest_asyncio.fixture
-async def pipeline(
-    inception_engine: InferenceEngine, redis_server: RedisServer, tmp_path: Path
-) -> AsyncIterator[EventsPipeline]:
-    embedder = make_embedder(inception_engine)
-    try:
-        async with events_pipeline(embedder, redis_server.url, tmp_path / "edge") as pipe:
-            yield pipe
-    finally:
-        await embedder.close()
+@pytest.fixture
+def embedder_engine(inception_engine: InferenceEngine) -> InferenceEngine:
+    return inception_engine
 
 
 async def test_consumer_status_holds_the_backlog_and_every_counter(

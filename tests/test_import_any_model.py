@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
-import pytest_asyncio
 
 from services.cli.main import main
 from services.embedder.embedding.embedder import ImageEmbedder
@@ -24,20 +22,10 @@ from tests.support.model_vectors import (
     nearest_ids,
     vector_upsert,
 )
-from tests.support.search_env import Vrs, running_vrs
-from tests.support.stores import StoreFactory
+from tests.support.search_env import Vrs
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 IDS = [f"old-{i:02d}" for i in range(12)]
-
-
-@pytest_asyncio.fixture
-async def vrs(
-    tmp_path: Path, effnet: ImageEmbedder, store_factory: StoreFactory
-) -> AsyncIterator[Vrs]:
-    store = store_factory(effnet.model_id, effnet.dimension)
-    async with running_vrs(tmp_path, effnet, store) as running:
-        yield running
 
 
 async def upsert(vrs: Vrs, *items: embedder_pb2.ProductUpsert) -> list[embedder_pb2.UpsertResult]:

@@ -3,33 +3,25 @@ by exactly what the call did, seen by scraping /metrics over HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import grpc
-import pytest
 import pytest_asyncio
 
-from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.auth_env import status_of
-from tests.support.cache_env import image_query, memory_store, upsert
+from tests.support.cache_env import image_query, upsert
 from tests.support.images import product_jpeg
 from tests.support.metrics_scrape import METRICS_ON, delta, scrape
-from tests.support.search_env import Vrs, running_vrs
+from tests.support.search_env import Vrs, VrsStarter
+from vrs.store.base import VectorStore
 
 SEARCH = "vrs.v1.SearchService"
 PHOTO = product_jpeg("shoe", seed=41)
 
 
 @pytest_asyncio.fixture
-async def vrs(
-    tmp_path: Path, effnet: ImageEmbedder, request: pytest.FixtureRequest
-) -> AsyncIterator[Vrs]:
-    store = memory_store(tmp_path, effnet)
-    request.addfinalizer(store.close)
-    async with running_vrs(tmp_path, effnet, store, obs=METRICS_ON) as running:
-        await upsert(running, "shoe-1", "shoe", PHOTO)
-        yield running
+async def vrs(start_vrs: VrsStarter, memory_store: VectorStore) -> Vrs:
+    running = await start_vrs(memory_store, obs=METRICS_ON)
+    await upsert(running, "shoe-1", "shoe", PHOTO)
+    return running
 
 
 def metrics_port(vrs: Vrs) -> int:

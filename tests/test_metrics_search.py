@@ -3,18 +3,14 @@ move by exactly what its calls did, and GetStats reads the same cache counters."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 import pytest_asyncio
 
-from services.embedder.embedding.embedder import ImageEmbedder
-from tests.support.cache_env import image_query, memory_store, upsert
+from tests.support.cache_env import image_query, upsert
 from tests.support.images import product_jpeg
 from tests.support.metrics_scrape import METRICS_ON, Scrape, delta, scrape
 from tests.support.redis_server import RedisServer
-from tests.support.search_env import Vrs, running_vrs
+from tests.support.search_env import Vrs, VrsStarter
+from vrs.store.base import VectorStore
 from vrs.v1 import search_pb2
 
 PHOTO = product_jpeg("bag", seed=77)
@@ -22,19 +18,11 @@ CACHE = "vrs_search_cache_requests_total"
 
 
 @pytest_asyncio.fixture
-async def vrs(
-    tmp_path: Path,
-    effnet: ImageEmbedder,
-    redis_server: RedisServer,
-    request: pytest.FixtureRequest,
-) -> AsyncIterator[Vrs]:
-    store = memory_store(tmp_path, effnet)
-    request.addfinalizer(store.close)
-    redis = {"url": redis_server.url}
-    async with running_vrs(tmp_path, effnet, store, redis=redis, obs=METRICS_ON) as running:
-        for i in range(3):
-            await upsert(running, f"bag-{i}", "bag", product_jpeg("bag", seed=i))
-        yield running
+async def vrs(start_vrs: VrsStarter, memory_store: VectorStore, redis_server: RedisServer) -> Vrs:
+    running = await start_vrs(memory_store, redis={"url": redis_server.url}, obs=METRICS_ON)
+    for i in range(3):
+        await upsert(running, f"bag-{i}", "bag", product_jpeg("bag", seed=i))
+    return running
 
 
 async def scraped(vrs: Vrs) -> Scrape:

@@ -3,30 +3,16 @@ finds it, a refused id is INVALID_ARGUMENT naming the character, and fails alone
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import grpc
 import pytest
-import pytest_asyncio
 
 from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.products import unit_vector, vector_upsert
-from tests.support.search_env import Vrs, running_vrs
-from tests.support.stores import StoreFactory
+from tests.support.search_env import Vrs
 from vrs.limits import MAX_IDS_PER_CALL
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 OUT = embedder_pb2
-
-
-@pytest_asyncio.fixture
-async def vrs(
-    tmp_path: Path, effnet: ImageEmbedder, store_factory: StoreFactory
-) -> AsyncIterator[Vrs]:
-    store = store_factory(effnet.model_id, effnet.dimension)
-    async with running_vrs(tmp_path, effnet, store) as running:
-        yield running
 
 
 async def upsert(vrs: Vrs, effnet: ImageEmbedder, *ids: str) -> list[OUT.UpsertResult]:

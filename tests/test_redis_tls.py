@@ -5,28 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from pydantic import SecretStr
-from qdrant_client import QdrantClient
 
 from services.cli.main import main
-from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.cache_env import image_query, upsert
 from tests.support.certs import CertificateAuthority
 from tests.support.events_pipeline import eventually
 from tests.support.images import product_jpeg
 from tests.support.redis_tls import TlsRedisServer
-from tests.support.search_env import Vrs, running_vrs
+from tests.support.search_env import Vrs, VrsStarter
 from vrs.errors import ConfigurationError
 from vrs.redis_access.check import check_redis
 from vrs.redis_access.connection import redis_client
-from vrs.settings import RedisSettings, StoreSettings
-from vrs.store.qdrant_server_store import QdrantServerStore
+from vrs.settings import RedisSettings
+from vrs.store.base import VectorStore
 
 USER = "vrs-app"
 PASSWORD = "acl-s3cret-pw"
@@ -59,24 +57,10 @@ def tls_settings(server: TlsRedisServer, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest_asyncio.fixture
-async def vrs(
-    tmp_path: Path, effnet: ImageEmbedder, tls_redis: TlsRedisServer
-) -> AsyncIterator[Vrs]:
+async def vrs(start_vrs: VrsStarter, memory_store: VectorStore, tls_redis: TlsRedisServer) -> Vrs:
     """Embedder + search with the cache and catalog events on the TLS Redis."""
-    store = QdrantServerStore.open_for_writing(
-        QdrantClient(":memory:"),
-        StoreSettings(data_dir=tmp_path / "unused-edge"),
-        effnet.model_id,
-        effnet.dimension,
-    )
-    async with running_vrs(
-        tmp_path,
-        effnet,
-        store,
-        redis=tls_settings(tls_redis),
-        events={"enabled": True, "block_ms": 200},
-    ) as running:
-        yield running
+    events = {"enabled": True, "block_ms": 200}
+    return await start_vrs(memory_store, redis=tls_settings(tls_redis), events=events)
 
 
 async def test_search_cache_works_over_tls_as_the_acl_user(vrs: Vrs) -> None:

@@ -75,6 +75,8 @@ def test_no_secret_reaches_the_logs_or_the_errors(
                 VRS_QDRANT_API_KEY=API_KEY,
                 VRS_EVENTS_ENABLED="true",
                 VRS_EVENTS_MAX_ATTEMPTS="1",
+                # One attempt must still outlast a dead consumer's lock (a settings rule).
+                VRS_EVENTS_LOCK_TTL_MS="5000",
                 VRS_EVENTS_BLOCK_MS="200",
                 VRS_IMAGE_HTTP_ALLOWED_HOSTS=f"127.0.0.1:{img_port}",
                 VRS_LOG_LEVEL="DEBUG",

@@ -16,7 +16,7 @@ from tests.support.search_env import running_vrs
 from tests.support.servers import RunningEmbedder, embedder_server
 from tests.support.stores import StoreFactory
 from vrs.store.base import VectorStore
-from vrs.store.filters import ProductFilter
+from vrs.store.query import SearchRequest
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 pytestmark = pytest.mark.slow
@@ -62,7 +62,7 @@ async def test_modified_copy_finds_its_original(
             embedder_pb2.EmbedRequest(images=[common_pb2.ImageSource(data=copy)])
         )
         vector = np.array(response.results[0].embedding.values, dtype=np.float32)
-        hits = store.search(vector, 5, ProductFilter(), None, exact=True)
+        hits = store.search(SearchRequest(vector, 5, exact=True))
         found += hits[0].stored.product.product_id == row.product_id
         same_category += sum(h.stored.product.category == row.category for h in hits)
     print(

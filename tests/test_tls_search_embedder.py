@@ -3,12 +3,10 @@ client certificate (VRS_CLIENT_*), and without one it cannot."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
-from qdrant_client import QdrantClient
 
 from services.composition import create_server
 from services.embedder.embedding.embedder import ImageEmbedder
@@ -16,23 +14,9 @@ from tests.support.factories import settings_for
 from tests.support.images import product_jpeg
 from tests.support.servers import embedder_server
 from tests.support.tls_env import CLIENT_NAME, Pki, client_tls, make_pki, server_tls
-from vrs.settings import StoreSettings
 from vrs.store.async_store import AsyncStore
 from vrs.store.base import VectorStore
-from vrs.store.qdrant_server_store import QdrantServerStore
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2, search_pb2_grpc
-
-
-@pytest.fixture
-def memory_store(tmp_path: Path, effnet: ImageEmbedder) -> Iterator[VectorStore]:
-    store = QdrantServerStore.open_for_writing(
-        QdrantClient(":memory:"),
-        StoreSettings(data_dir=tmp_path),
-        effnet.model_id,
-        effnet.dimension,
-    )
-    yield store
-    store.close()
 
 
 def embedder_sections(pki: Pki, tmp_path: Path) -> dict[str, dict[str, object]]:

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import pytest_asyncio
 
 from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.products import unit_vector, vector_upsert
-from tests.support.search_env import Vrs, running_vrs
-from tests.support.stores import StoreFactory
+from tests.support.search_env import Vrs
 from vrs.catalog.vectors import checked_vector
 from vrs.errors import InvalidVector
 from vrs.limits import MAX_VECTOR_NORM
@@ -55,15 +51,6 @@ def test_the_largest_accepted_vectors_are_a_finite_distance_apart() -> None:
     b = checked_vector(-a, DIM)
     squared = np.sum(np.square(a - b, dtype=np.float32), dtype=np.float32)
     assert np.isfinite(squared) and squared < FLT_MAX / 10
-
-
-@pytest_asyncio.fixture
-async def vrs(
-    tmp_path: Path, effnet: ImageEmbedder, store_factory: StoreFactory
-) -> AsyncIterator[Vrs]:
-    store = store_factory(effnet.model_id, effnet.dimension)
-    async with running_vrs(tmp_path, effnet, store) as running:
-        yield running
 
 
 async def upsert(vrs: Vrs, *items: OUT.ProductUpsert) -> list[OUT.UpsertResult]:

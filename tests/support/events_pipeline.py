@@ -64,8 +64,8 @@ class EventsPipeline:
     consumers: list[EventsConsumer] = field(default_factory=list)
     clients: list[aioredis.Redis] = field(default_factory=list)
 
-    def client(self) -> aioredis.Redis:
-        client = redis_client(RedisSettings(url=self.redis_url), timeout_s=5)
+    def client(self, timeout_s: float = 5) -> aioredis.Redis:
+        client = redis_client(RedisSettings(url=self.redis_url), timeout_s=timeout_s)
         self.clients.append(client)
         return client
 
@@ -80,11 +80,13 @@ class EventsPipeline:
             lock_wait_ms,
         )
 
-    async def consumer(self, name: str, **settings: Any) -> EventsConsumer:
+    async def consumer(
+        self, name: str, client_timeout_s: float = 5, **settings: Any
+    ) -> EventsConsumer:
         """A started consumer; settings override events_settings()."""
         events = events_settings(**settings)
         applier = self.applier(events.lock_ttl_ms, events.lock_wait_ms)
-        consumer = EventsConsumer(self.client(), applier, events, name, KEY_PREFIX)
+        consumer = EventsConsumer(self.client(client_timeout_s), applier, events, name, KEY_PREFIX)
         self.consumers.append(consumer)
         await consumer.start()
         return consumer

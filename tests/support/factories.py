@@ -1,16 +1,26 @@
-"""Building settings and embedders for tests."""
+"""Building engines and embedders for tests (and their server settings: settings_for, from
+tests.support.server_settings, which needs no model stack)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from services.embedder.embedding.embedder import ImageEmbedder
 from services.embedder.models.backbones import BACKBONES
 from services.embedder.models.weights import load_model
 from services.embedder.runtimes.engine import InferenceEngine
+from tests.support.server_settings import settings_for
 from vrs.images.source import ImageFetcher
-from vrs.settings import ImageSettings, ModelSettings, Settings
+from vrs.settings import ImageSettings, ModelSettings
+
+__all__ = [
+    "FetcherOwningEmbedder",
+    "build_engine",
+    "make_embedder",
+    "open_embedder",
+    "settings_for",
+]
 
 
 class FetcherOwningEmbedder(ImageEmbedder):
@@ -35,16 +45,11 @@ def make_embedder(
     return FetcherOwningEmbedder(engine, ModelSettings(**model), images, ImageFetcher(images))  # type: ignore[arg-type]
 
 
-def settings_for(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
-    """Settings for a server on a free loopback port with its own Qdrant Edge directory.
-
-    Sections given here are validated as data, not read from the environment.
-    """
-    base: dict[str, dict[str, Any]] = {
-        "server": {"host": "127.0.0.1", "port": 0, "shutdown_grace_s": 2.0},
-        "store": {"data_dir": tmp_path / "qdrant-edge"},
-        "log": {"level": "WARNING"},
-    }
-    for name, values in sections.items():
-        base.setdefault(name, {}).update(values)
-    return Settings.model_validate(base)
+@asynccontextmanager
+async def open_embedder(
+    engine: InferenceEngine, images: ImageSettings | None = None
+) -> AsyncIterator[ImageEmbedder]:
+    """make_embedder's embedder, closed (with its fetcher) on the way out."""
+    embedder = make_embedder(engine, images)
+    yield embedder
+    await embedder.close()

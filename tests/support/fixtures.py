@@ -1,12 +1,22 @@
-"""The shared fixtures (registered by tests/conftest.py): real engines, real stores, real Redis."""
+"""The shared fixtures (registered by tests/conftest.py): real engines, real stores, real Redis,
+a running vrs and a catalog-events pipeline.
+
+A test module says only what is special about its own: it overrides `vrs` with one built by
+`start_vrs` (its store, its settings, its catalog), and `embedder_engine` or `image_settings`
+to change `embedder` (and so `pipeline`).
+
+The model stack (torch) is imported inside the fixtures that need it: tests that start nothing
+do not pay for it here.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -14,19 +24,20 @@ import pytest
 import pytest_asyncio
 from qdrant_client import QdrantClient
 
-from services.embedder.embedding.embedder import ImageEmbedder
-from services.embedder.runtimes.engine import InferenceEngine
-from tests.support.events_replica import Pipeline, replica_pipeline
-from tests.support.factories import build_engine, make_embedder
-from tests.support.random_catalog import index_random_catalog, search_vrs
 from tests.support.redis_server import RedisServer
-from tests.support.search_env import Vrs
+from tests.support.search_env import Vrs, VrsStarter, running_vrs
 from tests.support.stores import SEED_CATALOG, StoreFactory
 from vrs.catalog.sample import generate
 from vrs.settings import ImageSettings, StoreSettings
 from vrs.store.base import VectorStore
 from vrs.store.qdrant_edge_store import QdrantEdgeStore
 from vrs.store.qdrant_server_store import QdrantServerStore
+
+if TYPE_CHECKING:
+    from services.embedder.embedding.embedder import ImageEmbedder
+    from services.embedder.runtimes.engine import InferenceEngine
+    from tests.support.events_pipeline import EventsPipeline
+    from tests.support.events_replica import Pipeline
 
 # The converted OpenVINO models of a test run live under build/ (which `.ci/run` clears), not
 # in the user's cache: a clean run converts every model it uses for real.
@@ -51,20 +62,25 @@ def sample_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def effnet_engine() -> InferenceEngine:
     """efficientnet_lite0 with its real ImageNet weights: for tests of visual similarity."""
+    from tests.support.factories import build_engine
+
     return build_engine("efficientnet_lite0", "pretrained")
 
 
 @pytest.fixture(scope="session")
 def inception_engine() -> InferenceEngine:
     """Random-init Inception v3: right shapes and cost, no visual meaning."""
+    from tests.support.factories import build_engine
+
     return build_engine("inception_v3", "random")
 
 
 @pytest_asyncio.fixture
 async def effnet(effnet_engine: InferenceEngine) -> AsyncIterator[ImageEmbedder]:
-    embedder = make_embedder(effnet_engine)
-    yield embedder
-    await embedder.close()
+    from tests.support.factories import open_embedder
+
+    async with open_embedder(effnet_engine) as embedder:
+        yield embedder
 
 
 @pytest_asyncio.fixture
@@ -73,9 +89,47 @@ async def photo_embedder(
 ) -> AsyncIterator[ImageEmbedder]:
     """efficientnet_lite0 whose process fetcher serves file:// URIs under tmp_path/photos
     (the web gateway's product photos)."""
-    embedder = make_embedder(effnet_engine, ImageSettings(file_root=tmp_path / "photos"))
-    yield embedder
-    await embedder.close()
+    from tests.support.factories import open_embedder
+
+    async with open_embedder(effnet_engine, ImageSettings(file_root=tmp_path / "photos")) as e:
+        yield e
+
+
+@pytest.fixture
+def embedder_engine(effnet_engine: InferenceEngine) -> InferenceEngine:
+    """The engine of `embedder`: efficientnet_lite0; a module overrides this fixture to use
+    another (`inception_engine` when what the vectors mean does not matter)."""
+    return effnet_engine
+
+
+@pytest.fixture
+def image_settings() -> ImageSettings:
+    """How `embedder` fetches images: the defaults; a module overrides this fixture to allow
+    hosts, serve a file root or bound the sizes."""
+    return ImageSettings()
+
+
+@pytest_asyncio.fixture
+async def embedder(
+    embedder_engine: InferenceEngine, image_settings: ImageSettings
+) -> AsyncIterator[ImageEmbedder]:
+    """An embedder on `embedder_engine` with its own fetcher, as `image_settings` say."""
+    from tests.support.factories import open_embedder
+
+    async with open_embedder(embedder_engine, image_settings) as built:
+        yield built
+
+
+@pytest_asyncio.fixture
+async def pipeline(
+    embedder: ImageEmbedder, redis_server: RedisServer, tmp_path: Path
+) -> AsyncIterator[EventsPipeline]:
+    """`embedder`'s catalog-events pipeline (writer, applier, consumers) on a real Redis and a
+    real Qdrant Edge store."""
+    from tests.support.events_pipeline import events_pipeline
+
+    async with events_pipeline(embedder, redis_server.url, tmp_path / "edge") as pipe:
+        yield pipe
 
 
 @pytest.fixture(params=["qdrant-client-memory", "qdrant-edge"])
@@ -98,6 +152,17 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
     yield open_store
     for store in opened:
         store.close()
+
+
+@pytest.fixture
+def memory_store(tmp_path: Path, effnet: ImageEmbedder) -> Iterator[VectorStore]:
+    """A real qdrant-client ':memory:' store for `effnet`: one engine is enough when the store
+    is not the point (a cache, metrics, TLS)."""
+    from tests.support.cache_env import memory_store
+
+    store = memory_store(tmp_path, effnet)
+    yield store
+    store.close()
 
 
 @pytest.fixture
@@ -126,9 +191,10 @@ async def image_root_embedder(
     effnet_engine: InferenceEngine, image_root: Path
 ) -> AsyncIterator[ImageEmbedder]:
     """efficientnet_lite0 whose fetcher serves file:// URIs under `image_root`."""
-    embedder = make_embedder(effnet_engine, ImageSettings(file_root=image_root))
-    yield embedder
-    await embedder.close()
+    from tests.support.factories import open_embedder
+
+    async with open_embedder(effnet_engine, ImageSettings(file_root=image_root)) as embedder:
+        yield embedder
 
 
 @pytest_asyncio.fixture
@@ -136,6 +202,8 @@ async def replica(
     image_root_embedder: ImageEmbedder, store_factory: StoreFactory, redis_server: RedisServer
 ) -> AsyncIterator[Pipeline]:
     """One embedder replica's events pipeline on a real Redis and either store adapter."""
+    from tests.support.events_replica import replica_pipeline
+
     embedder = image_root_embedder
     store = store_factory(embedder.model_id, embedder.dimension)
     async with replica_pipeline(embedder, store, redis_server.url) as pipe:
@@ -143,14 +211,38 @@ async def replica(
 
 
 @pytest_asyncio.fixture
-async def searching_vrs(
-    tmp_path: Path, effnet: ImageEmbedder, store_factory: StoreFactory
-) -> AsyncIterator[Vrs]:
-    """Embedder and search in one server over either store adapter, empty catalog; selective
-    filters go exact, broad ones walk the HNSW graph."""
-    store = store_factory(effnet.model_id, effnet.dimension)
-    async with search_vrs(tmp_path, effnet, store) as running:
-        yield running
+async def start_vrs(tmp_path: Path, effnet: ImageEmbedder) -> AsyncIterator[VrsStarter]:
+    """Starts embedder and search in one server on `effnet`, serving the store given with the
+    settings sections given (over the test defaults); each one is stopped after the test."""
+    async with AsyncExitStack() as running:
+
+        async def start(store: VectorStore, **sections: dict[str, Any]) -> Vrs:
+            return await running.enter_async_context(
+                running_vrs(tmp_path, effnet, store, **sections)
+            )
+
+        yield start
+
+
+@pytest.fixture
+def store(effnet: ImageEmbedder, store_factory: StoreFactory) -> VectorStore:
+    """A store for `effnet`'s vectors: each adapter in turn (`store_factory`)."""
+    return store_factory(effnet.model_id, effnet.dimension)
+
+
+@pytest_asyncio.fixture
+async def vrs(start_vrs: VrsStarter, store: VectorStore) -> Vrs:
+    """A vrs with the test settings serving `store` (each adapter in turn), empty catalog. A
+    module that needs other settings, another store or a catalog overrides this, with
+    `start_vrs`."""
+    return await start_vrs(store)
+
+
+@pytest_asyncio.fixture
+async def searching_vrs(start_vrs: VrsStarter, store: VectorStore) -> Vrs:
+    """A vrs serving `store` (each adapter in turn), empty catalog, whose exact_threshold (50)
+    sends selective filters to exact search and broad ones to the HNSW graph."""
+    return await start_vrs(store, search={"exact_threshold": 50})
 
 
 @pytest_asyncio.fixture
@@ -158,5 +250,7 @@ async def random_vrs(
     searching_vrs: Vrs, effnet: ImageEmbedder
 ) -> tuple[Vrs, list[dict[str, Any]], npt.NDArray[np.float32]]:
     """`searching_vrs` holding the random catalog; with its products and their vectors."""
+    from tests.support.random_catalog import index_random_catalog
+
     products, vectors = await index_random_catalog(searching_vrs, effnet)
     return searching_vrs, products, vectors

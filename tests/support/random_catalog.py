@@ -1,18 +1,15 @@
-"""A catalog of random vectors and attributes, indexed through a real search deployment whose
-exact_threshold sends selective filters to exact search and broad ones to the HNSW graph."""
+"""A catalog of random vectors and attributes, indexed through a running vrs (`random_vrs`
+indexes it into `searching_vrs`)."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
 
 import numpy as np
 
 from services.embedder.embedding.embedder import ImageEmbedder
-from tests.support.search_env import Vrs, running_vrs
-from vrs.store.base import VectorStore
+from tests.support.search_env import Vrs
 from vrs.v1 import common_pb2, embedder_pb2
 
 N = 300
@@ -35,15 +32,6 @@ def random_catalog(dimension: int, seed: int = 5) -> tuple[list[dict], np.ndarra
         for i in range(N)
     ]
     return products, vectors
-
-
-@asynccontextmanager
-async def search_vrs(
-    tmp_path: Path, embedder: ImageEmbedder, store: VectorStore
-) -> AsyncIterator[Vrs]:
-    # exact_threshold 50: selective filters go exact, broad ones walk the HNSW graph.
-    async with running_vrs(tmp_path, embedder, store, search={"exact_threshold": 50}) as running:
-        yield running
 
 
 async def index_random_catalog(vrs: Vrs, embedder: ImageEmbedder) -> tuple[list[dict], np.ndarray]:

@@ -7,18 +7,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import grpc
 
 from services.composition import RunningProcess, create_server
-from services.embedder.embedding.embedder import ImageEmbedder
-from tests.support.factories import settings_for
+from tests.support.server_settings import settings_for
 from vrs.store.async_store import AsyncStore
 from vrs.store.base import VectorStore
 from vrs.v1 import embedder_pb2_grpc, search_pb2_grpc
 
 if TYPE_CHECKING:
+    from services.embedder.embedding.embedder import ImageEmbedder
     from vrs.v1.embedder_pb2_grpc import EmbedderServiceAsyncStub
     from vrs.v1.search_pb2_grpc import SearchServiceAsyncStub
 
@@ -44,6 +44,12 @@ class Vrs:
     search: SearchServiceAsyncStub
     embedder: EmbedderServiceAsyncStub
     store: CountingStore
+
+
+class VrsStarter(Protocol):
+    """Starts a vrs serving `store` with these settings sections (the `start_vrs` fixture)."""
+
+    async def __call__(self, store: VectorStore, **sections: dict[str, Any]) -> Vrs: ...
 
 
 @asynccontextmanager

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from services.composition import RunningProcess, create_server
-from services.embedder.embedding.embedder import ImageEmbedder
-from tests.support.factories import settings_for
+from tests.support.server_settings import settings_for
 from vrs.rpc.client import open_channel
 from vrs.settings import ClientSettings
 from vrs.store.async_store import AsyncStore
@@ -20,6 +19,7 @@ from vrs.store.base import VectorStore
 from vrs.v1 import embedder_pb2_grpc
 
 if TYPE_CHECKING:
+    from services.embedder.embedding.embedder import ImageEmbedder
     from vrs.v1.embedder_pb2_grpc import EmbedderServiceAsyncStub
 
 

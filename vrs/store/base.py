@@ -9,7 +9,7 @@ from typing import Protocol
 
 from vrs.catalog.products import StoredProduct
 from vrs.catalog.vectors import Vector, checked_vector
-from vrs.errors import ModelMismatch
+from vrs.errors import InvalidInput, ModelMismatch
 from vrs.store.filters import ProductFilter
 from vrs.store.query import Hit, SearchRequest
 
@@ -94,8 +94,12 @@ _SAFE = re.compile(r"^[A-Za-z0-9_.@+-]+$")
 
 
 def check_model_id(model_id: str) -> str:
+    """`model_id`, or InvalidInput when it could not name a collection (a caller's mistake)."""
     if not _SAFE.match(model_id):
-        raise ValueError(f"model id {model_id!r} has characters not allowed in collection names")
+        raise InvalidInput(
+            f"model id {model_id[:80]!r} has characters not allowed in model ids "
+            "(letters, digits and _ . @ + - only)"
+        )
     return model_id
 
 

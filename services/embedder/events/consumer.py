@@ -84,6 +84,8 @@ class EventsConsumer:
         # The group's backlog as last read (lag, pending), for /metrics between reads.
         self._backlog: tuple[int | None, int | None] = (None, None)
         self._backlog_read_at = float("-inf")
+        # Set by a failed step: its entries are still this consumer's, read them back first.
+        self._resume_own = False
 
     async def start(self) -> None:
         await self.ensure_group()
@@ -120,8 +122,10 @@ class EventsConsumer:
         return True
 
     async def step(self) -> int:
-        """One batch: stale entries of dead consumers, due retries, then new entries."""
-        entries = await self._claim_stale()
+        """One batch: this consumer's own entries an outage cut off, stale entries of dead
+        consumers, due retries, then new entries."""
+        entries = await self._own_cut_off()
+        entries += await self._claim_stale()
         entries += await self._due_retries()
         room = self._settings.batch_size - len(entries)
         if room > 0:
@@ -181,6 +185,9 @@ class EventsConsumer:
                     self._group_missing = True
                     if time.monotonic() - self._recreated_at > backoff:
                         continue
+                # The batch in hand stays pending for this consumer: the next step reads it
+                # back at once (XAUTOCLAIM would only rescue it after claim_idle_ms).
+                self._resume_own = True
                 if isinstance(exc, (RedisError, OSError)) or is_outage(exc):
                     # Redis or the store is down: nothing is acknowledged, nothing is lost.
                     log.warning(
@@ -294,6 +301,25 @@ class EventsConsumer:
                 "error": reason,
             },
         )
+
+    async def _own_cut_off(self) -> list[Entry]:
+        """After a failed step: this consumer's own pending entries (its batch that the
+        failure cut off), read again from the group."""
+        if not self._resume_own:
+            return []
+        answer = await self._client.xreadgroup(
+            self._settings.group,
+            self.name,
+            {self._settings.stream: "0"},
+            count=self._settings.batch_size,
+        )
+        streams: Any = answer or []
+        entries = [entry for _, found in streams for entry in _entries(found)]
+        # A full batch may leave more behind: the next step reads on.
+        self._resume_own = len(entries) == self._settings.batch_size
+        if entries:
+            log.info("resuming entries an outage cut off", extra={"count": len(entries)})
+        return entries
 
     async def _claim_stale(self) -> list[Entry]:
         answer = await self._client.xautoclaim(
