@@ -145,7 +145,9 @@ def create_grpc_server(
             ],
             server,
         )
-    address = f"{settings.host}:{settings.port}"
+    host = settings.host.strip("[]")
+    # gRPC wants IPv6 literals in brackets ("[::1]:50051"); the setting may come without.
+    address = f"[{host}]:{settings.port}" if ":" in host else f"{host}:{settings.port}"
     # Said here, in one line naming the address: gRPC's own bind failure is a RuntimeError
     # and a raw C-core line on stderr.
     check_port_free(settings.host, settings.port, GRPC_WHERE)
