@@ -26,8 +26,9 @@ import redis.asyncio as aioredis
 
 from benchmarks.load_server import throwaway_redis
 from services.composition import create_server
+from services.search.query_embedder import EmbeddedQuery
 from vrs.catalog.products import Product, StoredProduct
-from vrs.catalog.vectors import Vector
+from vrs.images.region import Region
 from vrs.settings import Settings, StoreSettings
 from vrs.store.async_store import AsyncStore
 from vrs.store.base import VectorStore
@@ -56,7 +57,7 @@ class CountingStore(AsyncStore):
 class ProductsOnly:
     """A query embedder for by-product traffic: it knows its model and never embeds."""
 
-    async def embed(self, data: bytes) -> tuple[Vector, str]:
+    async def embed(self, data: bytes, region: Region | None) -> EmbeddedQuery:
         raise RuntimeError("by-product queries need no embedding")
 
     async def model_id(self) -> str:

@@ -18,10 +18,10 @@ from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from services.preflight import Role, preflight
-from services.search.query_embedder import QueryEmbedder
+from services.search.query_embedder import EmbeddedQuery, QueryEmbedder
 from services.search.wiring import build_search
-from vrs.catalog.vectors import Vector
 from vrs.errors import VrsError
+from vrs.images.region import Region
 from vrs.images.source import ImageFetcher
 from vrs.lifecycle import Closer
 from vrs.listeners.descriptors import ConnectionCaps, process_caps
@@ -50,8 +50,9 @@ class LocalQueryEmbedder:
     def __init__(self, embedder: ImageEmbedder) -> None:
         self._embedder = embedder
 
-    async def embed(self, data: bytes) -> tuple[Vector, str]:
-        return await self._embedder.embed(data), self._embedder.model_id
+    async def embed(self, data: bytes, region: Region | None) -> EmbeddedQuery:
+        query = await self._embedder.embed_query(data, region)
+        return EmbeddedQuery(query.vector, self._embedder.model_id, query.region)
 
     async def model_id(self) -> str:
         return self._embedder.model_id

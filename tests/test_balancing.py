@@ -41,7 +41,7 @@ async def test_embeds_spread_over_every_replica(
     calls = 40
     before = [replica.images_embedded() for replica in fleet]
     for i in range(calls):
-        await client.embed(IMAGES[i % len(IMAGES)])
+        await client.embed(IMAGES[i % len(IMAGES)], None)
     shares = [replica.images_embedded() - b for replica, b in zip(fleet, before, strict=True)]
     assert sum(shares) == calls
     assert all(share > calls * 0.2 for share in shares), shares
@@ -61,7 +61,7 @@ async def test_a_replica_killed_mid_load_fails_no_call(
         nonlocal done
         while (i := next(numbers)) < total:
             try:
-                await client.embed(IMAGES[i % len(IMAGES)])
+                await client.embed(IMAGES[i % len(IMAGES)], None)
             except Exception as exc:
                 failures.append(exc)
             done += 1

@@ -47,8 +47,9 @@ async def test_search_by_uploaded_photo_answers_in_the_decided_shape(web: WebVrs
     response = await search_upload(web, k="5")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"model_id", "from_cache", "query", "matches"}
+    assert set(body) == {"model_id", "from_cache", "query", "matches", "region"}
     assert body["query"] == {"product_id": None}
+    assert set(body["region"]) == {"x", "y", "width", "height", "source"}
     assert len(body["matches"]) == 5
     first = body["matches"][0]
     assert set(first) == MATCH_FIELDS

@@ -10,6 +10,8 @@ from services.cli.client import CliError, VrsClient
 from services.cli.contact_sheet import Tile, render
 from vrs.catalog.ids import normalize_product_id
 from vrs.errors import InvalidProduct
+from vrs.images.region import Region
+from vrs.rpc.convert import region_to_proto, used_region_from_proto
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 
@@ -28,6 +30,8 @@ class SimilarQuery:
     max_distance: float | None = None
     # Search this model's collection; "": the server's.
     model_id: str = ""
+    # The part of the photo to search on; None: the main item, found by the server.
+    region: Region | None = None
 
     def search_filter(self) -> search_pb2.SearchFilter:
         flt = search_pb2.SearchFilter(
@@ -47,6 +51,7 @@ def find_similar(client: VrsClient, query: SimilarQuery) -> search_pb2.SearchRes
             k=query.k,
             filter=query.search_filter(),
             model_id=query.model_id,
+            region=None if query.region is None else region_to_proto(query.region),
         )
         if query.max_distance is not None:
             by_image.max_distance = query.max_distance
@@ -90,7 +95,15 @@ def table(response: search_pb2.SearchResponse) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
     suffix = " (from cache)" if response.from_cache else ""
-    return "\n".join(lines) + f"\nmodel {response.model_id}{suffix}"
+    footer = f"model {response.model_id}{suffix}"
+    used = used_region_from_proto(response.region)
+    if used is not None:
+        box = used.region
+        footer += (
+            f"\nsearched on the {used.source.value} region x={box.x:.3f} y={box.y:.3f} "
+            f"width={box.width:.3f} height={box.height:.3f}"
+        )
+    return "\n".join(lines) + "\n" + footer
 
 
 def contact_sheet(

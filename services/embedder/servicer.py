@@ -13,13 +13,16 @@ from services.embedder.events.consumer import EventsConsumer
 from vrs.catalog.ids import normalize_product_id, split_product_ids
 from vrs.catalog.products import ProductPatch
 from vrs.errors import InvalidInput
+from vrs.images.source import sha256_hex
 from vrs.item_failure import as_item_error
 from vrs.observability.metrics.events import EventsStatus
 from vrs.rpc.convert import (
     image_from_proto,
     patch_from_proto,
     product_from_proto,
+    region_from_proto,
     stored_product_to_proto,
+    used_region_to_proto,
 )
 from vrs.rpc.handler_types import Context
 from vrs.rpc.status import item_error, status_of_item
@@ -68,6 +71,22 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
             await context.abort(status_of_item(failures[0]), failures[0].message)
         return embedder_pb2.EmbedResponse(
             results=results, model_id=self._embedder.model_id, dimension=self._embedder.dimension
+        )
+
+    async def EmbedQuery(
+        self, request: embedder_pb2.EmbedQueryRequest, context: Context
+    ) -> embedder_pb2.EmbedQueryResponse:
+        if not request.HasField("image"):
+            raise InvalidInput("image is missing")
+        region = region_from_proto(request.region) if request.HasField("region") else None
+        data = await self._embedder.fetcher.load(image_from_proto(request.image))
+        query = await self._embedder.embed_query(data, region)
+        return embedder_pb2.EmbedQueryResponse(
+            embedding=common_pb2.Embedding(
+                values=query.vector.tolist(), model_id=self._embedder.model_id
+            ),
+            region=used_region_to_proto(query.region),
+            image_sha256=sha256_hex(data),
         )
 
     async def _embed_one(self, source: common_pb2.ImageSource) -> embedder_pb2.EmbedResult:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import struct
 import zlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -24,6 +25,7 @@ import numpy as np
 
 from services.search.results import EncodedResult, JsonResultCodec, ResultCodec, SearchResult
 from vrs.catalog.vectors import Vector
+from vrs.images.region import Region, RegionSource, UsedRegion
 from vrs.observability.metrics.search import CacheKind, SearchMetrics
 from vrs.redis_access.generation import CatalogGeneration
 from vrs.redis_access.guard import RedisGuard
@@ -100,12 +102,26 @@ class SearchCache:
         ttl = self._settings.result_ttl_s
         await self._guard.call("put result", lambda r: r.set(key, value, ex=ttl))
 
-    async def get_embedding(self, model_id: str, image_sha256: str) -> Vector | None:
-        return await self._lookup("embedding", self._embedding_key(model_id, image_sha256), _vector)
+    async def get_embedding(
+        self, model_id: str, image_sha256: str, region: Region | None
+    ) -> tuple[Vector, UsedRegion] | None:
+        """A query photo's cached vector for `region` (None: the server's own choice), with
+        the region it was made of."""
+        key = self._embedding_key(model_id, image_sha256, region)
+        return await self._lookup("embedding", key, _embedding)
 
-    async def put_embedding(self, model_id: str, image_sha256: str, vector: Vector) -> None:
-        key = self._embedding_key(model_id, image_sha256)
-        data = np.asarray(vector, dtype=np.float32).tobytes()
+    async def put_embedding(
+        self,
+        model_id: str,
+        image_sha256: str,
+        region: Region | None,
+        vector: Vector,
+        used: UsedRegion,
+    ) -> None:
+        key = self._embedding_key(model_id, image_sha256, region)
+        box = used.region
+        head = _REGION.pack(box.x, box.y, box.width, box.height, _SOURCE_CODES[used.source])
+        data = head + np.asarray(vector, dtype=np.float32).tobytes()
         ttl = self._settings.embedding_ttl_s
         await self._guard.call("put embedding", lambda r: r.set(key, data, ex=ttl))
 
@@ -155,19 +171,27 @@ class SearchCache:
         tag = self._codec.tag.decode()
         return f"{self._prefix}:result:{tag}:{model_id}:g", f":{digest}"
 
-    def _embedding_key(self, model_id: str, image_sha256: str) -> str:
-        return f"{self._prefix}:embedding:{model_id}:{image_sha256}"
+    def _embedding_key(self, model_id: str, image_sha256: str, region: Region | None) -> str:
+        where = "auto" if region is None else region.key()
+        return f"{self._prefix}:embedding2:{model_id}:{image_sha256}:{where}"
 
 
 async def _boxed(value: Awaitable[T]) -> tuple[T]:
     return (await value,)
 
 
-def _vector(raw: bytes) -> Vector:
-    vector = np.frombuffer(raw, dtype=np.float32).copy()
+# A cached query embedding: the region it shows (x, y, width, height, source), then the vector.
+_REGION = struct.Struct("<4fB")
+_SOURCE_CODES = {RegionSource.GIVEN: 1, RegionSource.FOUND: 2, RegionSource.WHOLE: 3}
+_SOURCE_OF = {code: source for source, code in _SOURCE_CODES.items()}
+
+
+def _embedding(raw: bytes) -> tuple[Vector, UsedRegion]:
+    x, y, width, height, code = _REGION.unpack_from(raw)
+    vector = np.frombuffer(raw, dtype=np.float32, offset=_REGION.size).copy()
     if vector.size == 0 or not np.isfinite(vector).all():
         raise ValueError(f"not a vector: {vector.size} values, finite: {np.isfinite(vector).all()}")
-    return vector
+    return vector, UsedRegion(Region(x, y, width, height).validated(), _SOURCE_OF[code])
 
 
 def _as_bytes(raw: bytes | str) -> bytes:

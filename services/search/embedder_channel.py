@@ -11,7 +11,7 @@ from typing import Any
 from vrs.rpc import keepalive
 
 # Only the calls search makes, both read-only: a retry never repeats a write.
-_RETRIED_METHODS = ("Embed", "GetStats")
+_RETRIED_METHODS = ("Embed", "EmbedQuery", "GetStats")
 _SERVICE = "vrs.v1.EmbedderService"
 # Attempts include the first; the backoff keeps a fleet-wide blip from becoming a retry storm.
 RETRY_POLICY: dict[str, Any] = {

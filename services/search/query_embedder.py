@@ -3,6 +3,7 @@ in a process that runs both services, the embedder in it: see services/compositi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import grpc
@@ -11,8 +12,10 @@ import numpy as np
 from services.search.embedder_channel import embedder_channel_options
 from vrs.catalog.vectors import Vector
 from vrs.errors import InvalidImage, VrsError
+from vrs.images.region import Region, UsedRegion
+from vrs.rpc.convert import region_to_proto, used_region_from_proto
 from vrs.rpc.reloading_channel import ReloadingChannel
-from vrs.rpc.status import error_from_item, error_from_status
+from vrs.rpc.status import error_from_status
 from vrs.settings import ClientSettings
 from vrs.v1 import common_pb2, embedder_pb2, embedder_pb2_grpc
 
@@ -20,11 +23,21 @@ if TYPE_CHECKING:
     from vrs.v1.embedder_pb2_grpc import EmbedderServiceAsyncStub
 
 
+@dataclass(frozen=True)
+class EmbeddedQuery:
+    """A query photo's vector, the model that made it, and the part of the photo it shows."""
+
+    vector: Vector
+    model_id: str
+    region: UsedRegion
+
+
 class QueryEmbedder(Protocol):
     """What the search service needs from an embedder: a query image's vector and model."""
 
-    async def embed(self, data: bytes) -> tuple[Vector, str]:
-        """(vector, model id) of an image; InvalidImage for bad bytes, Unavailable if down."""
+    async def embed(self, data: bytes, region: Region | None) -> EmbeddedQuery:
+        """The vector of `region` of the photo, else of its main item (or the whole photo);
+        InvalidImage for bad bytes, Unavailable if the embedder is down."""
         ...
 
     async def model_id(self) -> str: ...
@@ -68,16 +81,23 @@ class GrpcQueryEmbedder:
             self._stub_channel = channel
         return self._stub_cache
 
-    async def embed(self, data: bytes) -> tuple[Vector, str]:
-        request = embedder_pb2.EmbedRequest(images=[common_pb2.ImageSource(data=data)])
+    async def embed(self, data: bytes, region: Region | None) -> EmbeddedQuery:
+        request = embedder_pb2.EmbedQueryRequest(
+            image=common_pb2.ImageSource(data=data),
+            region=None if region is None else region_to_proto(region),
+        )
         try:
-            response = await self._stub.Embed(request, timeout=self._timeout_s)
+            response = await self._stub.EmbedQuery(request, timeout=self._timeout_s)
         except grpc.aio.AioRpcError as exc:
             raise self._translate(exc) from exc
-        result = response.results[0]
-        if result.HasField("error"):
-            raise error_from_item(result.error, "embedder")
-        return np.asarray(result.embedding.values, dtype=np.float32), response.model_id
+        used = used_region_from_proto(response.region)
+        if used is None:
+            raise VrsError(f"embedder {self._address} answered without the region it used")
+        return EmbeddedQuery(
+            np.asarray(response.embedding.values, dtype=np.float32),
+            response.embedding.model_id,
+            used,
+        )
 
     async def model_id(self) -> str:
         try:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Protocol
 
 from vrs.catalog.products import Product
+from vrs.images.region import Region, RegionSource, UsedRegion
 from vrs.images.source import ImageInput
 from vrs.store.filters import ProductFilter
 
@@ -21,17 +22,23 @@ class Match:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """The matches of one search, nearest first, and the model that ranked them."""
+    """The matches of one search, nearest first, the model that ranked them and, for an image
+    search, the part of the photo it searched on."""
 
     matches: tuple[Match, ...]
     model_id: str
     from_cache: bool = False
+    region: UsedRegion | None = None
 
     def encode(self) -> bytes:
+        region = self.region
         return json.dumps(
             {
                 "model_id": self.model_id,
                 "matches": [{"d": m.distance, "p": asdict(m.product)} for m in self.matches],
+                "region": None
+                if region is None
+                else {**asdict(region.region), "source": region.source.value},
             },
             separators=(",", ":"),
         ).encode()
@@ -39,9 +46,16 @@ class SearchResult:
     @classmethod
     def decode(cls, raw: bytes) -> SearchResult:
         data = json.loads(raw)
+        region = data.get("region")
         return cls(
             matches=tuple(Match(Product(**m["p"]), float(m["d"])) for m in data["matches"]),
             model_id=str(data["model_id"]),
+            region=None
+            if region is None
+            else UsedRegion(
+                Region(region["x"], region["y"], region["width"], region["height"]),
+                RegionSource(region["source"]),
+            ),
         )
 
     def cached(self) -> SearchResult:
@@ -113,6 +127,8 @@ class ImageQuery:
     options: SearchOptions = field(default_factory=SearchOptions)
     # The collection of this model; "": the server's.
     model_id: str = ""
+    # The part of the photo to search on; None: the main item found, or the whole photo.
+    region: Region | None = None
 
 
 @dataclass(frozen=True)

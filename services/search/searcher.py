@@ -30,6 +30,7 @@ from services.search.singleflight import SingleFlight
 from vrs.catalog.ids import normalize_product_id
 from vrs.catalog.vectors import Vector
 from vrs.errors import InvalidInput, ModelMismatch, NotFound, VrsError
+from vrs.images.region import Region, UsedRegion
 from vrs.images.source import ImageFetcher, sha256_hex
 from vrs.item_failure import as_item_error
 from vrs.observability import tracing
@@ -96,12 +97,16 @@ class Searcher:
         store, model_id = await self._store_for(query.model_id)
         data = await self._fetcher.load(query.image)
         sha = sha256_hex(data)
+        region = query.region
 
         async def compute() -> SearchResult:
-            vector = await self._query_vector(data, sha, model_id)
-            return _result(await self._search(store, self._request(vector, options)), model_id)
+            vector, used = await self._query_vector(data, sha, region, model_id)
+            hits = await self._search(store, self._request(vector, options))
+            return replace(_result(hits, model_id), region=used)
 
-        return await self._cached(f"image:{sha}", options, model_id, compute)
+        # The part of the photo is part of the query: "auto" is the server's own choice.
+        where = "auto" if region is None else region.key()
+        return await self._cached(f"image:{sha}|region={where}", options, model_id, compute)
 
     async def _by_product(self, query: ProductQuery) -> Answer:
         product_id = normalize_product_id(query.product_id)
@@ -237,25 +242,27 @@ class Searcher:
 
         return await self._flights.do(key, compute_and_store)
 
-    async def _query_vector(self, data: bytes, sha: str, model_id: str) -> Vector:
+    async def _query_vector(
+        self, data: bytes, sha: str, region: Region | None, model_id: str
+    ) -> tuple[Vector, UsedRegion]:
         if self._cache is not None:
             with _tracer.start_as_current_span("search.cache", attributes={"kind": "embedding"}):
-                cached = await self._cache.get_embedding(model_id, sha)
+                cached = await self._cache.get_embedding(model_id, sha, region)
             if cached is not None:
                 return cached
         # The embedder's own spans (across the gRPC hop) are children of this one.
         with _tracer.start_as_current_span("search.embed"):
             started = time.perf_counter()
-            vector, vector_model = await self._embedder.embed(data)
+            query = await self._embedder.embed(data, region)
             self._metrics.embedder_call.observe(time.perf_counter() - started)
-        if vector_model != model_id:
+        if query.model_id != model_id:
             raise ModelMismatch(
-                f"the embedder runs model {vector_model!r} but the collection holds vectors of "
-                f"model {model_id!r}: point the search service at the matching embedder"
+                f"the embedder runs model {query.model_id!r} but the collection holds vectors "
+                f"of model {model_id!r}: point the search service at the matching embedder"
             )
         if self._cache is not None:
-            await self._cache.put_embedding(model_id, sha, vector)
-        return vector
+            await self._cache.put_embedding(model_id, sha, region, query.vector, query.region)
+        return query.vector, query.region
 
 
 def _result(hits: Sequence[Hit], model_id: str) -> SearchResult:

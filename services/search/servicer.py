@@ -13,7 +13,7 @@ from services.search.searcher import Query, Searcher
 from services.search.wire import ProtoResultCodec, response
 from vrs.errors import InvalidInput, VrsError
 from vrs.item_failure import as_item_error
-from vrs.rpc.convert import image_from_proto
+from vrs.rpc.convert import image_from_proto, region_from_proto
 from vrs.rpc.handler_types import Context
 from vrs.rpc.status import item_error
 from vrs.store.async_store import AsyncStore
@@ -122,6 +122,7 @@ def _image_query(request: search_pb2.SearchByImageRequest) -> ImageQuery:
             request.exact if request.HasField("exact") else None,
         ),
         model_id=request.model_id.strip(),
+        region=region_from_proto(request.region) if request.HasField("region") else None,
     )
 
 

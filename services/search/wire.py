@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from services.search.results import Match, SearchResult
-from vrs.rpc.convert import product_from_proto, stored_product_to_proto
+from vrs.rpc.convert import (
+    product_from_proto,
+    stored_product_to_proto,
+    used_region_from_proto,
+    used_region_to_proto,
+)
 from vrs.v1 import search_pb2
 
 
@@ -19,6 +24,7 @@ def response(result: SearchResult) -> search_pb2.SearchResponse:
         ],
         model_id=result.model_id,
         from_cache=result.from_cache,
+        region=None if result.region is None else used_region_to_proto(result.region),
     )
 
 
@@ -27,6 +33,7 @@ def result(message: search_pb2.SearchResponse) -> SearchResult:
         matches=tuple(Match(product_from_proto(m.product), m.distance) for m in message.matches),
         model_id=message.model_id,
         from_cache=message.from_cache,
+        region=used_region_from_proto(message.region),
     )
 
 

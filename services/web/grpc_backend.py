@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.search.results import ImageQuery, Match, ProductQuery, SearchOptions, SearchResult
+from services.search.results import ImageQuery, ProductQuery, SearchOptions, SearchResult
+from services.search.wire import result
 from services.web.backend import CatalogSummary
 from vrs.catalog.products import Product
 from vrs.errors import InvalidInput, NotFound, Unavailable, VrsError
 from vrs.rpc.client import open_channel
-from vrs.rpc.convert import image_to_proto, product_from_proto
+from vrs.rpc.convert import image_to_proto, product_from_proto, region_to_proto
 from vrs.rpc.status import error_from_status
 from vrs.security.redact import redact_text
 from vrs.settings import ClientSettings
@@ -60,15 +61,18 @@ class GrpcBackend:
         )
 
     async def by_image(self, query: ImageQuery) -> SearchResult:
-        request = search_pb2.SearchByImageRequest(image=image_to_proto(query.image))
+        request = search_pb2.SearchByImageRequest(
+            image=image_to_proto(query.image),
+            region=None if query.region is None else region_to_proto(query.region),
+        )
         _set_options(request, query.options)
-        return _result(await self._call(SEARCH, self._search.SearchByImage(request, **self._kw())))
+        return result(await self._call(SEARCH, self._search.SearchByImage(request, **self._kw())))
 
     async def by_product(self, query: ProductQuery) -> SearchResult:
         request = search_pb2.SearchByProductRequest(product_id=query.product_id)
         _set_options(request, query.options)
         response = await self._call(SEARCH, self._search.SearchByProduct(request, **self._kw()))
-        return _result(response)
+        return result(response)
 
     async def product(self, product_id: str) -> Product:
         request = embedder_pb2.GetProductsRequest(product_ids=[product_id])
@@ -134,11 +138,3 @@ def _set_options(
     request.filter.categories.extend(flt.categories)
     request.filter.brands.extend(flt.brands)
     request.filter.in_stock_only = flt.in_stock_only
-
-
-def _result(response: search_pb2.SearchResponse) -> SearchResult:
-    return SearchResult(
-        matches=tuple(Match(product_from_proto(m.product), m.distance) for m in response.matches),
-        model_id=response.model_id,
-        from_cache=response.from_cache,
-    )

@@ -14,6 +14,7 @@ from services.search.results import ImageQuery
 from services.web.filters import SearchFilters
 from services.web.models import SearchImageIn
 from vrs.errors import InvalidImage, InvalidInput
+from vrs.images.region import parse_region
 from vrs.images.source import ImageInput
 
 MULTIPART = "multipart/form-data"
@@ -26,6 +27,13 @@ async def image_query(
     image: Annotated[
         UploadFile | None, File(description=f"The photo (required with {MULTIPART}).")
     ] = None,
+    region: Annotated[
+        str | None,
+        Form(
+            description="Search on this part of the photo: x,y,width,height as fractions of "
+            "its width and height; unset: the main item, found in the photo."
+        ),
+    ] = None,
 ) -> ImageQuery:
     """The form's fields are empty unless the body is multipart: then they are the query."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -34,7 +42,11 @@ async def image_query(
             raise InvalidImage(
                 "image is missing: send the photo as the multipart file field `image`"
             )
-        return ImageQuery(image=ImageInput(data=await image.read()), options=filters.options())
+        return ImageQuery(
+            image=ImageInput(data=await image.read()),
+            options=filters.options(),
+            region=parse_region(region) if region else None,
+        )
     if kind in (JSON, ""):
         return json_query(await request.body())
     raise InvalidInput(
@@ -63,4 +75,5 @@ def json_query(body: bytes) -> ImageQuery:
             raise InvalidImage("image.data is not valid base64") from None
     else:
         source = ImageInput(uri=image.uri)
-    return ImageQuery(image=source, options=parsed.options())
+    region = parsed.region.region() if parsed.region is not None else None
+    return ImageQuery(image=source, options=parsed.options(), region=region)

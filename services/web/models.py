@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field
@@ -10,6 +11,7 @@ from services.search.results import SearchOptions, SearchResult
 from services.web.backend import CatalogSummary
 from services.web.filters import FilterFields
 from vrs.catalog.products import Product
+from vrs.images.region import Region, UsedRegion
 from vrs.limits import MAX_FILTER_VALUES
 
 
@@ -55,6 +57,35 @@ class QueryOut(BaseModel):
     product_id: str | None = None
 
 
+class RegionIn(BaseModel):
+    """A part of the photo, as fractions of its width and height (top left corner 0, 0)."""
+
+    model_config = {"extra": "forbid", "strict": True}
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+    def region(self) -> Region:
+        return Region(self.x, self.y, self.width, self.height).validated()
+
+
+class RegionOut(BaseModel):
+    """The part of the photo a search used: the one given, the main item found, or all of it."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    source: Literal["given", "found", "whole"]
+
+    @classmethod
+    def of(cls, used: UsedRegion) -> RegionOut:
+        box = used.region
+        return cls(x=box.x, y=box.y, width=box.width, height=box.height, source=used.source.value)
+
+
 class SearchOut(BaseModel):
     """Similar products, nearest first."""
 
@@ -62,6 +93,9 @@ class SearchOut(BaseModel):
     from_cache: bool
     query: QueryOut
     matches: list[MatchOut]
+    region: RegionOut | None = Field(
+        None, description="Photo searches: the part of the photo searched on."
+    )
 
     @classmethod
     def of(cls, result: SearchResult, product_id: str | None = None) -> SearchOut:
@@ -73,6 +107,7 @@ class SearchOut(BaseModel):
                 MatchOut(distance=m.distance, **ProductOut.of(m.product).model_dump())
                 for m in result.matches
             ],
+            region=None if result.region is None else RegionOut.of(result.region),
         )
 
 
@@ -111,6 +146,9 @@ class SearchImageIn(FilterFields):
     model_config = {"extra": "forbid", "strict": True}
 
     image: ImageIn
+    region: RegionIn | None = Field(
+        None, description="Search on this part of the photo; unset: the main item, found."
+    )
     categories: list[str] = Field(
         default_factory=list,
         max_length=MAX_FILTER_VALUES,

@@ -10,9 +10,10 @@ from contextlib import contextmanager
 import numpy as np
 import redis
 
+from services.search.query_embedder import EmbeddedQuery
 from tests.support.search_env import Vrs
 from vrs.catalog.products import Product, StoredProduct
-from vrs.catalog.vectors import Vector
+from vrs.images.region import Region
 from vrs.store.base import VectorStore
 from vrs.v1 import common_pb2, embedder_pb2
 
@@ -62,7 +63,7 @@ class ProductsOnlyEmbedder:
     def __init__(self, model_id: str) -> None:
         self._model_id = model_id
 
-    async def embed(self, data: bytes) -> tuple[Vector, str]:
+    async def embed(self, data: bytes, region: Region | None) -> EmbeddedQuery:
         raise AssertionError("a by-product search embeds nothing")
 
     async def model_id(self) -> str:

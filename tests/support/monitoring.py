@@ -42,6 +42,7 @@ EXPORTED: dict[str, str] = {
     "vrs_embedder_forward_seconds": "histogram",
     "vrs_embedder_images_embedded_total": "counter",
     "vrs_embedder_forward_passes_total": "counter",
+    "vrs_embedder_photos_located_total": "counter",
     "vrs_embedder_device_info": "gauge",
     "vrs_search_cache_requests_total": "counter",
     "vrs_search_embedder_call_seconds": "histogram",

@@ -4,7 +4,7 @@ query parameters, form fields and JSON body fields (nested fields dotted: `image
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, get_args
 
 from fastapi import FastAPI, params
 from fastapi.dependencies.models import Dependant
@@ -59,8 +59,10 @@ def model_names(model: type[BaseModel], prefix: str = "") -> set[str]:
     for name, info in model.model_fields.items():
         key = prefix + (info.alias or name)
         names.add(key)
-        if is_model(info.annotation):
-            names |= model_names(info.annotation, f"{key}.")
+        # A nested model, or an optional one (`RegionIn | None`).
+        for kind in (info.annotation, *get_args(info.annotation)):
+            if is_model(kind):
+                names |= model_names(kind, f"{key}.")
     return names
 
 

@@ -18,6 +18,7 @@ _INGEST_RPCS = frozenset(
     f"/vrs.v1.EmbedderService/{name}"
     for name in (
         "Embed",
+        "EmbedQuery",
         "UpsertProducts",
         "StreamUpsertProducts",
         "UpdateProducts",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vrs.catalog.products import Product, ProductPatch
 from vrs.errors import InvalidImage
+from vrs.images.region import Region, RegionSource, UsedRegion
 from vrs.images.source import ImageInput
 from vrs.v1 import common_pb2, embedder_pb2
 
@@ -75,3 +76,33 @@ def patch_to_proto(patch: ProductPatch) -> embedder_pb2.ProductPatch:
     for name, value in patch.changes().items():
         setattr(message, name, value)
     return message
+
+
+_SOURCES = {
+    RegionSource.GIVEN: common_pb2.REGION_GIVEN,
+    RegionSource.FOUND: common_pb2.REGION_FOUND,
+    RegionSource.WHOLE: common_pb2.REGION_WHOLE,
+}
+_SOURCE_OF = {value: key for key, value in _SOURCES.items()}
+
+
+def region_from_proto(message: common_pb2.Region) -> Region:
+    """A caller's region, validated (InvalidInput naming the problem)."""
+    return Region(message.x, message.y, message.width, message.height).validated()
+
+
+def region_to_proto(region: Region) -> common_pb2.Region:
+    return common_pb2.Region(x=region.x, y=region.y, width=region.width, height=region.height)
+
+
+def used_region_to_proto(used: UsedRegion) -> common_pb2.UsedRegion:
+    return common_pb2.UsedRegion(box=region_to_proto(used.region), source=_SOURCES[used.source])
+
+
+def used_region_from_proto(message: common_pb2.UsedRegion) -> UsedRegion | None:
+    """None when the message says nothing (a product search's answer)."""
+    source = _SOURCE_OF.get(message.source)
+    if source is None:
+        return None
+    box = message.box
+    return UsedRegion(Region(box.x, box.y, box.width, box.height), source)

@@ -177,6 +177,16 @@ class ModelSettings(BaseSettings):
         "skips conversion; unwritable: converted at every start.",
     )
     torch_threads: int = Field(0, ge=0, description="torch intra-op threads; 0: torch's default.")
+    auto_region: bool = Field(
+        True,
+        description="Image searches without a region search on the main item found in the "
+        "photo (a second pass on its region) instead of the whole photo; see docs/quality.md.",
+    )
+    region_classes: Literal["apparel", "all"] = Field(
+        "apparel",
+        description="What the item finder looks for: the ImageNet classes of clothing, "
+        "footwear, bags and accessories, or all 1000 classes (docs/quality.md compares them).",
+    )
     max_batch_size: int | None = Field(
         None,
         ge=1,

@@ -47,6 +47,31 @@ INTERNAL: Code.ValueType  # 13
 UNAVAILABLE: Code.ValueType  # 14
 Global___Code: _TypeAlias = Code  # noqa: Y015
 
+class _RegionSource:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _RegionSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_RegionSource.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REGION_SOURCE_UNSPECIFIED: _RegionSource.ValueType  # 0
+    REGION_GIVEN: _RegionSource.ValueType  # 1
+    """The caller's region."""
+    REGION_FOUND: _RegionSource.ValueType  # 2
+    """The main item, found in the photo (no region given)."""
+    REGION_WHOLE: _RegionSource.ValueType  # 3
+    """The whole photo."""
+
+class RegionSource(_RegionSource, metaclass=_RegionSourceEnumTypeWrapper): ...
+
+REGION_SOURCE_UNSPECIFIED: RegionSource.ValueType  # 0
+REGION_GIVEN: RegionSource.ValueType  # 1
+"""The caller's region."""
+REGION_FOUND: RegionSource.ValueType  # 2
+"""The main item, found in the photo (no region given)."""
+REGION_WHOLE: RegionSource.ValueType  # 3
+"""The whole photo."""
+Global___RegionSource: _TypeAlias = RegionSource  # noqa: Y015
+
 @_typing.final
 class ImageSource(_message.Message):
     """Where an image comes from."""
@@ -200,3 +225,60 @@ class InvalidId(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___InvalidId: _TypeAlias = InvalidId  # noqa: Y015
+
+@_typing.final
+class Region(_message.Message):
+    """A part of a photo, as fractions of its width and height (the top left corner is 0, 0).
+    x, y >= 0, width, height > 0, x + width <= 1, y + height <= 1.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    X_FIELD_NUMBER: _builtins.int
+    Y_FIELD_NUMBER: _builtins.int
+    WIDTH_FIELD_NUMBER: _builtins.int
+    HEIGHT_FIELD_NUMBER: _builtins.int
+    x: _builtins.float
+    y: _builtins.float
+    width: _builtins.float
+    height: _builtins.float
+    def __init__(
+        self,
+        *,
+        x: _builtins.float = ...,
+        y: _builtins.float = ...,
+        width: _builtins.float = ...,
+        height: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["height", b"height", "width", b"width", "x", b"x", "y", b"y"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Region: _TypeAlias = Region  # noqa: Y015
+
+@_typing.final
+class UsedRegion(_message.Message):
+    """The part of a query photo a search used, and where it came from."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BOX_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    source: Global___RegionSource.ValueType
+    @_builtins.property
+    def box(self) -> Global___Region: ...
+    def __init__(
+        self,
+        *,
+        box: Global___Region | None = ...,
+        source: Global___RegionSource.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["box", b"box"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["box", b"box", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UsedRegion: _TypeAlias = UsedRegion  # noqa: Y015

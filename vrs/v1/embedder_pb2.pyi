@@ -87,6 +87,60 @@ class EmbedRequest(_message.Message):
 Global___EmbedRequest: _TypeAlias = EmbedRequest  # noqa: Y015
 
 @_typing.final
+class EmbedQueryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMAGE_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def image(self) -> _common_pb2.ImageSource: ...
+    @_builtins.property
+    def region(self) -> _common_pb2.Region:
+        """Unset: find the main item (or use the whole photo)."""
+
+    def __init__(
+        self,
+        *,
+        image: _common_pb2.ImageSource | None = ...,
+        region: _common_pb2.Region | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["image", b"image", "region", b"region"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["image", b"image", "region", b"region"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EmbedQueryRequest: _TypeAlias = EmbedQueryRequest  # noqa: Y015
+
+@_typing.final
+class EmbedQueryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EMBEDDING_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    IMAGE_SHA256_FIELD_NUMBER: _builtins.int
+    image_sha256: _builtins.str
+    """sha256 of the image bytes, hex."""
+    @_builtins.property
+    def embedding(self) -> _common_pb2.Embedding: ...
+    @_builtins.property
+    def region(self) -> _common_pb2.UsedRegion: ...
+    def __init__(
+        self,
+        *,
+        embedding: _common_pb2.Embedding | None = ...,
+        region: _common_pb2.UsedRegion | None = ...,
+        image_sha256: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["embedding", b"embedding", "region", b"region"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["embedding", b"embedding", "image_sha256", b"image_sha256", "region", b"region"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EmbedQueryResponse: _TypeAlias = EmbedQueryResponse  # noqa: Y015
+
+@_typing.final
 class EmbedResult(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

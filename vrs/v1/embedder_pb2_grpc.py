@@ -40,6 +40,11 @@ class EmbedderServiceStub:
                 request_serializer=vrs_dot_v1_dot_embedder__pb2.EmbedRequest.SerializeToString,
                 response_deserializer=vrs_dot_v1_dot_embedder__pb2.EmbedResponse.FromString,
                 _registered_method=True)
+        self.EmbedQuery = channel.unary_unary(
+                '/vrs.v1.EmbedderService/EmbedQuery',
+                request_serializer=vrs_dot_v1_dot_embedder__pb2.EmbedQueryRequest.SerializeToString,
+                response_deserializer=vrs_dot_v1_dot_embedder__pb2.EmbedQueryResponse.FromString,
+                _registered_method=True)
         self.UpsertProducts = channel.unary_unary(
                 '/vrs.v1.EmbedderService/UpsertProducts',
                 request_serializer=vrs_dot_v1_dot_embedder__pb2.UpsertProductsRequest.SerializeToString,
@@ -79,6 +84,14 @@ class EmbedderServiceServicer:
     def Embed(self, request, context):
         """Images to vectors, one result per image. When every image fails, the call fails
         with the first item's status (so a single bad image is INVALID_ARGUMENT).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EmbedQuery(self, request, context):
+        """A query photo to the vector a search uses: of the region given, else of the main item
+        found in it (when the server looks for one), else of the whole photo; says which.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -132,6 +145,11 @@ def add_EmbedderServiceServicer_to_server(servicer, server):
                     servicer.Embed,
                     request_deserializer=vrs_dot_v1_dot_embedder__pb2.EmbedRequest.FromString,
                     response_serializer=vrs_dot_v1_dot_embedder__pb2.EmbedResponse.SerializeToString,
+            ),
+            'EmbedQuery': grpc.unary_unary_rpc_method_handler(
+                    servicer.EmbedQuery,
+                    request_deserializer=vrs_dot_v1_dot_embedder__pb2.EmbedQueryRequest.FromString,
+                    response_serializer=vrs_dot_v1_dot_embedder__pb2.EmbedQueryResponse.SerializeToString,
             ),
             'UpsertProducts': grpc.unary_unary_rpc_method_handler(
                     servicer.UpsertProducts,
@@ -192,6 +210,33 @@ class EmbedderService:
             '/vrs.v1.EmbedderService/Embed',
             vrs_dot_v1_dot_embedder__pb2.EmbedRequest.SerializeToString,
             vrs_dot_v1_dot_embedder__pb2.EmbedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EmbedQuery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vrs.v1.EmbedderService/EmbedQuery',
+            vrs_dot_v1_dot_embedder__pb2.EmbedQueryRequest.SerializeToString,
+            vrs_dot_v1_dot_embedder__pb2.EmbedQueryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,6 +37,10 @@ class EmbedderServiceStub:
     """Images to vectors, one result per image. When every image fails, the call fails
     with the first item's status (so a single bad image is INVALID_ARGUMENT).
     """
+    EmbedQuery: _grpc.UnaryUnaryMultiCallable[_embedder_pb2.EmbedQueryRequest, _embedder_pb2.EmbedQueryResponse]
+    """A query photo to the vector a search uses: of the region given, else of the main item
+    found in it (when the server looks for one), else of the whole photo; says which.
+    """
     UpsertProducts: _grpc.UnaryUnaryMultiCallable[_embedder_pb2.UpsertProductsRequest, _embedder_pb2.UpsertProductsResponse]
     """Insert or replace products; one result per item, bad items never drop good ones."""
     StreamUpsertProducts: _grpc.StreamUnaryMultiCallable[_embedder_pb2.UpsertProductsRequest, _embedder_pb2.UpsertSummary]
@@ -58,6 +62,10 @@ class EmbedderServiceAsyncStub(EmbedderServiceStub):
     Embed: _aio.UnaryUnaryMultiCallable[_embedder_pb2.EmbedRequest, _embedder_pb2.EmbedResponse]  # type: ignore[assignment]
     """Images to vectors, one result per image. When every image fails, the call fails
     with the first item's status (so a single bad image is INVALID_ARGUMENT).
+    """
+    EmbedQuery: _aio.UnaryUnaryMultiCallable[_embedder_pb2.EmbedQueryRequest, _embedder_pb2.EmbedQueryResponse]  # type: ignore[assignment]
+    """A query photo to the vector a search uses: of the region given, else of the main item
+    found in it (when the server looks for one), else of the whole photo; says which.
     """
     UpsertProducts: _aio.UnaryUnaryMultiCallable[_embedder_pb2.UpsertProductsRequest, _embedder_pb2.UpsertProductsResponse]  # type: ignore[assignment]
     """Insert or replace products; one result per item, bad items never drop good ones."""
@@ -83,6 +91,16 @@ class EmbedderServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_embedder_pb2.EmbedResponse, _abc.Awaitable[_embedder_pb2.EmbedResponse]]:
         """Images to vectors, one result per image. When every image fails, the call fails
         with the first item's status (so a single bad image is INVALID_ARGUMENT).
+        """
+
+    @_abc_1.abstractmethod
+    def EmbedQuery(
+        self,
+        request: _embedder_pb2.EmbedQueryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_embedder_pb2.EmbedQueryResponse, _abc.Awaitable[_embedder_pb2.EmbedQueryResponse]]:
+        """A query photo to the vector a search uses: of the region given, else of the main item
+        found in it (when the server looks for one), else of the whole photo; says which.
         """
 
     @_abc_1.abstractmethod

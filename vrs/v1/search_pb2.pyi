@@ -75,6 +75,7 @@ class SearchByImageRequest(_message.Message):
     MAX_DISTANCE_FIELD_NUMBER: _builtins.int
     EXACT_FIELD_NUMBER: _builtins.int
     MODEL_ID_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     k: _builtins.int
     """Unset: 10. Allowed: 1..100."""
     max_distance: _builtins.float
@@ -91,6 +92,12 @@ class SearchByImageRequest(_message.Message):
     def image(self) -> _common_pb2.ImageSource: ...
     @_builtins.property
     def filter(self) -> Global___SearchFilter: ...
+    @_builtins.property
+    def region(self) -> _common_pb2.Region:
+        """Search on this part of the photo (the item the shopper points at); unset: the server
+        finds the main item (VRS_MODEL_AUTO_REGION) or uses the whole photo.
+        """
+
     def __init__(
         self,
         *,
@@ -100,10 +107,11 @@ class SearchByImageRequest(_message.Message):
         max_distance: _builtins.float | None = ...,
         exact: _builtins.bool | None = ...,
         model_id: _builtins.str = ...,
+        region: _common_pb2.Region | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "exact", b"exact", "filter", b"filter", "image", b"image", "k", b"k", "max_distance", b"max_distance"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "exact", b"exact", "filter", b"filter", "image", b"image", "k", b"k", "max_distance", b"max_distance", "region", b"region"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "exact", b"exact", "filter", b"filter", "image", b"image", "k", b"k", "max_distance", b"max_distance", "model_id", b"model_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "exact", b"exact", "filter", b"filter", "image", b"image", "k", b"k", "max_distance", b"max_distance", "model_id", b"model_id", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__exact: _TypeAlias = _typing.Literal["exact"]  # noqa: Y015
     _WhichOneofArgType__exact: _TypeAlias = _typing.Literal["_exact", b"_exact"]  # noqa: Y015
@@ -202,20 +210,26 @@ class SearchResponse(_message.Message):
     MATCHES_FIELD_NUMBER: _builtins.int
     MODEL_ID_FIELD_NUMBER: _builtins.int
     FROM_CACHE_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
     from_cache: _builtins.bool
     @_builtins.property
     def matches(self) -> _containers.RepeatedCompositeFieldContainer[Global___Match]: ...
+    @_builtins.property
+    def region(self) -> _common_pb2.UsedRegion:
+        """Image searches: the part of the photo the search used (given, found or whole)."""
+
     def __init__(
         self,
         *,
         matches: _abc.Iterable[Global___Match] | None = ...,
         model_id: _builtins.str = ...,
         from_cache: _builtins.bool = ...,
+        region: _common_pb2.UsedRegion | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["region", b"region"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_cache", b"from_cache", "matches", b"matches", "model_id", b"model_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_cache", b"from_cache", "matches", b"matches", "model_id", b"model_id", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

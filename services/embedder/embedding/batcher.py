@@ -7,18 +7,22 @@ import contextlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
 from services.embedder.decoding.cpu_decode import Pixels
 from services.embedder.runtimes.engine import InferenceEngine
 from vrs.errors import Overloaded
+from vrs.images.region import Region
 from vrs.observability.metrics.embedder import EmbedderMetrics
 
 log = logging.getLogger(__name__)
 
-# An image, its caller's future, and when it was queued (loop time).
-_Item = tuple[Pixels, "asyncio.Future[np.ndarray]", float]
+# An image, its caller's future (a vector, or a region for a locate job), when it was queued
+# (loop time), and whether it is a locate job.
+_Item = tuple[Pixels, "asyncio.Future[Any]", float, bool]
+_Live = tuple[Pixels, "asyncio.Future[Any]", bool]
 
 
 class MicroBatcher:
@@ -63,17 +67,26 @@ class MicroBatcher:
                 await self._task
             self._task = None
         while not self._queue.empty():
-            _, future, _ = self._queue.get_nowait()
+            _, future, _, _ = self._queue.get_nowait()
             if not future.done():
                 future.set_exception(RuntimeError("embedder is shutting down"))
         self._executor.shutdown(wait=True)
 
     async def embed(self, pixels: Pixels) -> np.ndarray:
         """The image's vector; Overloaded at once when max_queue images are waiting."""
+        vector: np.ndarray = await self._queued(pixels, locate=False)
+        return vector
+
+    async def locate(self, pixels: Pixels) -> Region:
+        """The main item's region in a whole photo (squashed); Overloaded as embed is."""
+        region: Region = await self._queued(pixels, locate=True)
+        return region
+
+    async def _queued(self, pixels: Pixels, *, locate: bool) -> Any:
         self.start()
-        future: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait((pixels, future, asyncio.get_running_loop().time()))
+            self._queue.put_nowait((pixels, future, asyncio.get_running_loop().time(), locate))
         except asyncio.QueueFull:
             raise Overloaded(
                 f"embedder queue is full ({self._queue.qsize()} images waiting for the model); "
@@ -107,9 +120,7 @@ class MicroBatcher:
             if passes:
                 await asyncio.gather(*passes, return_exceptions=True)
 
-    async def _next_batch(
-        self, loop: asyncio.AbstractEventLoop
-    ) -> list[tuple[Pixels, asyncio.Future[np.ndarray]]]:
+    async def _next_batch(self, loop: asyncio.AbstractEventLoop) -> list[_Live]:
         while True:
             batch = [await self._queue.get()]
             deadline = loop.time() + self._max_wait_s
@@ -123,41 +134,46 @@ class MicroBatcher:
                 except (TimeoutError, asyncio.QueueEmpty):
                     break
             # Callers that gave up are skipped.
-            live = [(p, f) for p, f, _ in batch if not f.done()]
+            live = [(p, f, locate) for p, f, _, locate in batch if not f.done()]
             if not live:
                 continue
             started = loop.time()
-            for _, future, queued_at in batch:
+            for _, future, queued_at, _ in batch:
                 if not future.done():
                     self._metrics.queue_wait.observe(started - queued_at)
             return live
 
-    async def _pass(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        live: list[tuple[Pixels, asyncio.Future[np.ndarray]]],
-    ) -> None:
+    async def _pass(self, loop: asyncio.AbstractEventLoop, live: list[_Live]) -> None:
         try:
-            vectors = await loop.run_in_executor(
-                self._executor, self._timed_embed, [p for p, _ in live]
-            )
+            answers = await loop.run_in_executor(self._executor, self._timed_pass, live)
         except Exception as exc:
             log.exception("forward pass failed", extra={"batch": len(live)})
-            for _, future in live:
+            for _, future, _ in live:
                 if not future.done():
                     future.set_exception(exc)
             return
         finally:
             self._slots.release()
-        for row, (_, future) in zip(vectors, live, strict=True):
+        for answer, (_, future, _) in zip(answers, live, strict=True):
             if not future.done():
-                future.set_result(row)
+                future.set_result(answer)
 
-    def _timed_embed(self, batch: list[Pixels]) -> np.ndarray:
-        started = time.perf_counter()
-        vectors = self._engine.embed(batch)
-        self._metrics.forward_pass(len(batch), time.perf_counter() - started)
-        return vectors
+    def _timed_pass(self, live: list[_Live]) -> list[Any]:
+        """Each item's answer in order: vectors for embed jobs, regions for locate jobs (a
+        batch holding both runs the model once for each kind)."""
+        answers: list[Any] = [None] * len(live)
+        for locate in (False, True):
+            indexes = [i for i, (_, _, job) in enumerate(live) if job is locate]
+            if not indexes:
+                continue
+            pixels = [live[i][0] for i in indexes]
+            started = time.perf_counter()
+            done = self._engine.locate(pixels) if locate else list(self._engine.embed(pixels))
+            seconds = time.perf_counter() - started
+            self._metrics.forward_pass(len(pixels), seconds, located=locate)
+            for i, answer in zip(indexes, done, strict=True):
+                answers[i] = answer
+        return answers
 
     def _depth(self) -> float:
         return self._queue.qsize()

@@ -6,24 +6,34 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import cast
+from typing import TypeVar, cast
 
 from services.embedder.decoding.cpu_decode import Pixels, prepare
 from services.embedder.decoding.device_decode import choose_decoder, prepare_on_device
 from services.embedder.decoding.large_decodes import LargeDecodeGate
+from services.embedder.decoding.regions import (
+    centred_region,
+    decode_for_regions,
+    padded_region,
+    squashed,
+)
 from services.embedder.embedding.batcher import MicroBatcher
 from services.embedder.models.backbones import BACKBONES
+from services.embedder.models.localizer import MIN_SIDE
 from services.embedder.models.weights import load_model
 from services.embedder.runtimes.engine import InferenceEngine
 from vrs.catalog.vectors import Vector
 from vrs.errors import Overloaded
+from vrs.images.region import WHOLE, Region, RegionSource, UsedRegion
 from vrs.images.source import ImageFetcher, ImageInput, sha256_hex
 from vrs.observability.metrics.embedder import EmbedderMetrics
 from vrs.settings import ImageSettings, ModelSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,14 @@ class EmbeddedImage:
 
     vector: Vector
     image_sha256: str
+
+
+@dataclass(frozen=True)
+class QueryVector:
+    """A query photo's vector, and the part of the photo it describes."""
+
+    vector: Vector
+    region: UsedRegion
 
 
 class ImageEmbedder:
@@ -103,14 +121,42 @@ class ImageEmbedder:
     async def embed(self, data: bytes) -> Vector:
         """One image's vector; InvalidImage when the bytes are not a usable image, Overloaded
         at once when the decode or model queue is full."""
-        pixels = await asyncio.wrap_future(self._submit_decode(data))
+        pixels = await self._decoded(lambda: self._timed_prepare(data))
         return await self._batcher.embed(pixels)
+
+    async def embed_query(self, data: bytes, region: Region | None = None) -> QueryVector:
+        """A query photo's vector: of `region` when given, else of the main item found in it
+        (VRS_MODEL_AUTO_REGION: one pass to find it on the whole frame, one on its region),
+        else of the whole photo; with the region used."""
+        if region is None and self.engine.localizer is None:
+            return QueryVector(await self.embed(data), UsedRegion(WHOLE, RegionSource.WHOLE))
+        smallest = MIN_SIDE if region is None else min(region.width, region.height)
+        spec, limit, gate = self._crop, self._max_pixels, self._large_decodes
+        image = await self._decoded(lambda: decode_for_regions(data, limit, spec, smallest, gate))
+        try:
+            if region is not None:
+                pixels = await self._decoded(lambda: padded_region(image, region, spec))
+                return QueryVector(
+                    await self._batcher.embed(pixels), UsedRegion(region, RegionSource.GIVEN)
+                )
+            whole = await self._decoded(lambda: squashed(image, spec))
+            found = await self._batcher.locate(whole)
+            pixels = await self._decoded(lambda: centred_region(image, found, spec))
+            return QueryVector(
+                await self._batcher.embed(pixels), UsedRegion(found, RegionSource.FOUND)
+            )
+        finally:
+            image.close()
+
+    async def _decoded(self, job: Callable[[], T]) -> T:
+        """`job` (decoding or framing pixels) in the bounded decode pool."""
+        return await asyncio.wrap_future(self._submit(job))
 
     async def embed_many(self, images: list[bytes]) -> list[Vector | BaseException]:
         """Each image's vector or its error, in order; one bad image fails alone."""
         return list(await asyncio.gather(*(self.embed(d) for d in images), return_exceptions=True))
 
-    def _submit_decode(self, data: bytes) -> Future[Pixels]:
+    def _submit(self, job: Callable[[], T]) -> Future[T]:
         if not self._decode_slots.acquire(blocking=False):
             raise Overloaded(
                 f"embedder decode queue is full ({self._max_decode_queue} images being decoded "
@@ -119,7 +165,7 @@ class ImageEmbedder:
         depth = self.metrics.decode_queue_depth
         depth.inc()
         try:
-            future = self._decode_pool.submit(self._timed_prepare, data)
+            future = self._decode_pool.submit(job)
         except BaseException:
             self._decode_slots.release()
             depth.dec()
@@ -127,7 +173,7 @@ class ImageEmbedder:
         future.add_done_callback(self._decode_done)
         return future
 
-    def _decode_done(self, _: Future[Pixels]) -> None:
+    def _decode_done(self, _: Future[T]) -> None:
         self._decode_slots.release()
         self.metrics.decode_queue_depth.dec()
 

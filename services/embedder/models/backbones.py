@@ -39,6 +39,9 @@ class Backbone:
     download_url: str | None = None
     # A weights file shipped by an installed package, if any.
     packaged_weights: Callable[[], str] | None = None
+    # The checkpoint's ImageNet classifier weights (1000 x dimension): the module drops the
+    # classifier, the item finder uses its rows (models/localizer.py).
+    classifier_key: str = "fc.weight"
 
     def identity(self, features: Features) -> str:
         """The model id's part before `@`: the name, plus the variant's tag unless it is the
@@ -154,5 +157,6 @@ BACKBONES: dict[str, Backbone] = {
         build=_efficientnet_lite0,
         load_state=_load_in_order,
         packaged_weights=_efficientnet_lite0_file,
+        classifier_key="_fc.weight",
     ),
 }

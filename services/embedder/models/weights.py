@@ -18,6 +18,7 @@ from vrs.settings import ModelSettings
 log = logging.getLogger(__name__)
 
 RANDOM_SEED = 0
+IMAGENET_CLASSES = 1000
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class LoadedModel:
     model_id: str
     source: str
     features: Features
+    # The ImageNet classifier's weights (1000 x dimension), for finding the item in a photo.
+    classifier: torch.Tensor
 
 
 def load_model(backbone: Backbone, settings: ModelSettings) -> LoadedModel:
@@ -38,16 +41,21 @@ def load_model(backbone: Backbone, settings: ModelSettings) -> LoadedModel:
         # Seeded so that every process (embedder, search, tests) builds the same network.
         torch.manual_seed(RANDOM_SEED)
         module = backbone.build()
+        classifier = torch.randn(IMAGENET_CLASSES, backbone.dimension) * 0.01
         log.warning(
             "model has RANDOM weights: vectors carry no visual meaning (tests/benchmarks only)",
             extra={"backbone": backbone.name},
         )
-        return LoadedModel(module, f"{identity}@random-seed{RANDOM_SEED}", "random", features)
+        model_id = f"{identity}@random-seed{RANDOM_SEED}"
+        return LoadedModel(module, model_id, "random", features, classifier)
     path, source = find_weights(backbone, settings)
     module = backbone.build()
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         backbone.load_state(module, state)
+        classifier = state[backbone.classifier_key].float()
+        if tuple(classifier.shape) != (IMAGENET_CLASSES, backbone.dimension):
+            raise ValueError(f"classifier {tuple(classifier.shape)} is not 1000 x dimension")
     except Exception as exc:
         raise WeightsUnavailable(
             f"weights file {path} does not fit {backbone.name}: {exc}"
@@ -56,7 +64,7 @@ def load_model(backbone: Backbone, settings: ModelSettings) -> LoadedModel:
     log.info(
         "model weights loaded", extra={"model_id": model_id, "path": str(path), "source": source}
     )
-    return LoadedModel(module, model_id, source, features)
+    return LoadedModel(module, model_id, source, features, classifier)
 
 
 def find_weights(backbone: Backbone, settings: ModelSettings) -> tuple[Path, str]:

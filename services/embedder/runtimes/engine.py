@@ -14,11 +14,13 @@ import torch.nn.functional as F
 from services.embedder.decoding.cpu_decode import CropSpec, Pixels, with_crop_fraction
 from services.embedder.models.backbones import Backbone
 from services.embedder.models.features import Features
+from services.embedder.models.localizer import Localizer
 from services.embedder.models.pooling import l2_normalize, pool
 from services.embedder.models.weights import LoadedModel
 from services.embedder.runtimes.choice import build_runner, max_batch_for, pick_device
 from services.embedder.runtimes.cuda_runner import CudaGraphRunner
 from services.embedder.runtimes.runner import FeatureRunner
+from vrs.images.region import Region
 from vrs.settings import ModelSettings
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,12 @@ class InferenceEngine:
             torch.set_num_threads(settings.torch_threads)
         self.runner: FeatureRunner = build_runner(
             loaded.module, self.model_id, self.crop.crop, loaded.features, settings, self.device
+        )
+        # Finds the main item of a query photo (None: auto regions off).
+        self.localizer = (
+            Localizer.for_classes(loaded.classifier.to(self.device), settings.region_classes)
+            if settings.auto_region
+            else None
         )
         # Passes in flight at once: the runtime's request pool (OpenVINO streams), else one.
         self.parallelism = self.runner.parallelism
@@ -73,6 +81,17 @@ class InferenceEngine:
             self.forward_passes += 1
             self.images_embedded += len(batch)
         return vectors
+
+    def locate(self, batch: list[Pixels]) -> list[Region]:
+        """The main item's region in each of N whole photos (squashed to the input size)."""
+        if self.localizer is None:
+            raise RuntimeError("auto regions are off (VRS_MODEL_AUTO_REGION)")
+        with torch.inference_mode():
+            fmaps = self.runner(self._normalised(batch)).to(self.device)
+            regions = [self.localizer.region(fmap) for fmap in fmaps]
+        with self._counts:
+            self.forward_passes += 1
+        return regions
 
     def warm_up(self) -> float:
         """One forward pass per parallel slot on a blank image, so the first requests do not

@@ -58,6 +58,11 @@ class EmbedderMetrics:
             "Forward passes run on real images (warm-up excluded).",
             registry=None,
         )
+        self.photos_located = Counter(
+            "vrs_embedder_photos_located_total",
+            "Query photos whose main item a forward pass looked for (no region given).",
+            registry=None,
+        )
         self.device = Gauge(
             "vrs_embedder_device_info",
             "The device and model this embedder runs (value 1).",
@@ -65,9 +70,11 @@ class EmbedderMetrics:
             registry=None,
         )
 
-    def forward_pass(self, images: int, seconds: float) -> None:
+    def forward_pass(self, images: int, seconds: float, *, located: bool = False) -> None:
+        """A pass over `images`: vectors made, or (`located`) query photos searched for their
+        main item."""
         self.forward_passes.inc()
-        self.images_embedded.inc(images)
+        (self.photos_located if located else self.images_embedded).inc(images)
         self.batch_size.observe(images)
         self.forward.observe(seconds)
 
@@ -88,5 +95,6 @@ class EmbedderMetrics:
             self.forward,
             self.images_embedded,
             self.forward_passes,
+            self.photos_located,
             self.device,
         ]
