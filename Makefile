@@ -72,6 +72,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.ann_scale
 	$(BIN)/python -m benchmarks.decode_memory
 	$(BIN)/python -m benchmarks.feature_quality
+	$(BIN)/python -m benchmarks.query_cost
 
 # The GPU path (fp16, CUDA graphs, nvJPEG decoding): model-only and end-to-end img/s at batch
 # 32/64/128; says so and exits 0 where there is no CUDA device.
