@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.cli.client import CliError, VrsClient
+from vrs.evaluation.boxes import Box, parse_box
 from vrs.evaluation.recall import (
     RECALL_KS,
     QueryOutcome,
@@ -31,12 +32,14 @@ ANN_PRICE_QUANTILE = 20.0
 
 @dataclass(frozen=True)
 class EvalQuery:
-    """A row of the query set: where its image is, and the product it should find."""
+    """A row of the query set: where its image is, and the product it should find (in scene
+    queries, within `box`: x, y, width, height as fractions of the image)."""
 
     where: str
     image: str
     product_id: str
     category: str = ""
+    box: Box | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class AnnCheck:
 
 def read_queries(path: Path) -> list[EvalQuery]:
     """queries.csv: columns image (a path relative to the file, or a URI), product_id and,
-    optionally, category."""
+    optionally, category and box (`x,y,width,height` fractions; empty for the whole image)."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -86,9 +89,17 @@ def read_queries(path: Path) -> list[EvalQuery]:
             image=str(row.get("image") or "").strip(),
             product_id=str(row.get("product_id") or "").strip(),
             category=str(row.get("category") or "").strip(),
+            box=_box(f"{path.name}:{n}", str(row.get("box") or "")),
         )
         for n, row in enumerate(rows, 2)
     ]
+
+
+def _box(where: str, text: str) -> Box | None:
+    try:
+        return parse_box(text)
+    except ValueError as exc:
+        raise CliError(f"{where}: {exc}") from exc
 
 
 def evaluate(

@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     similar.add_argument(
         "--model-id", default="", help="search this model's collection (default: the server's)"
     )
+    similar.add_argument(
+        "--region",
+        metavar="X,Y,W,H",
+        help="search on this part of the photo (fractions of its width and height); "
+        "default: the main item, found in the photo",
+    )
 
     vectors = commands.add_parser("import-vectors", help="import precomputed vectors")
     vectors.add_argument("path", type=Path, help=".npz, .npy (+ .ids.txt) or a folder of .txt")
@@ -101,12 +107,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     make_queries = commands.add_parser(
-        "make-queries", help="a shop-photo query set from a catalog's photos, for vrs eval"
+        "make-queries", help="a query set (shop photos or scenes) of a catalog, for vrs eval"
     )
     make_queries.add_argument("catalog", type=Path, help="folder, .csv or .jsonl")
     make_queries.add_argument("out_dir", type=Path)
     make_queries.add_argument("--seed", type=int, default=0)
     make_queries.add_argument("--per-product", type=int, default=2)
+    make_queries.add_argument(
+        "--kind",
+        choices=["shop", "scene"],
+        default="shop",
+        help="shop: the product's photo as a shopper's camera sees it (default); scene: the "
+        "product small in a cluttered scene, other products behind it, its box recorded",
+    )
+    make_queries.add_argument(
+        "--distortions",
+        metavar="KINDS",
+        help="comma-separated distortion kinds, or none (default: the kind's mix; "
+        "see docs/quality.md#query-sets)",
+    )
+    make_queries.add_argument(
+        "--hold-out",
+        metavar="KINDS",
+        help="comma-separated kinds taken out of the mix (a held-out set)",
+    )
 
     delete = commands.add_parser("delete", help="delete products")
     delete.add_argument("product_ids", nargs="+")
@@ -176,7 +200,15 @@ def run_command(args: argparse.Namespace) -> int:
     if args.command == "make-queries":
         from services.cli.make_queries import make_queries
 
-        return make_queries(args.catalog, args.out_dir, args.seed, args.per_product)
+        return make_queries(
+            args.catalog,
+            args.out_dir,
+            args.seed,
+            args.per_product,
+            kind=args.kind,
+            distortions=args.distortions,
+            hold_out=args.hold_out,
+        )
     if args.command in ("health", "fetch-weights", "switch-alias"):
         from services.cli import ops
 
@@ -199,6 +231,7 @@ def _dispatch(client: VrsClient, args: argparse.Namespace) -> int:
         return index_catalog(client, args.catalog, args.batch_size)
     if args.command == "similar":
         from services.cli.similar import SimilarQuery, contact_sheet, find_similar, table
+        from vrs.images.region import parse_region
 
         if (args.image is None) == (args.product is None):
             raise CliError("give either an image file or --product ID")
@@ -213,6 +246,7 @@ def _dispatch(client: VrsClient, args: argparse.Namespace) -> int:
             in_stock=args.in_stock,
             max_distance=args.max_distance,
             model_id=args.model_id.strip(),
+            region=parse_region(args.region) if args.region is not None else None,
         )
         response = find_similar(client, query)
         print(table(response))

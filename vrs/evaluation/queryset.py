@@ -1,22 +1,42 @@
-"""Shop-photo query sets made from catalog photos: each query is a product photo as a
-shopper's camera might see it (cropped, tilted, in other light, blurred, re-compressed, on a
-background), and the product it should find."""
+"""Query sets made from catalog photos, and the product each query should find: shop photos (the
+product's photo as a shopper's camera might see it: cropped, tilted, in other light, blurred,
+re-compressed, on a background) or scenes (the product small in a cluttered scene, its box
+recorded). Which distortion kinds a set went through is its mix (vrs.evaluation.mixes)."""
 
 from __future__ import annotations
 
 import csv
-import io
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageEnhance, ImageFilter
+from PIL import Image
+
+from vrs.evaluation.boxes import Box, format_box
+from vrs.evaluation.cutouts import Cutout, cut_out
+from vrs.evaluation.mixes import (
+    SCENE_MIX,
+    SHOP_MIX,
+    Mix,
+    apply,
+    check_scene_mix,
+    encode,
+    split_at_sensor,
+)
+from vrs.evaluation.scenes import scene_shot
 
 QUERIES_FILE = "queries.csv"
-QUERY_COLUMNS = ("image", "product_id", "category")
-_SIDE = 384  # queries are phone-photo sized; the model resizes anyway
+QUERY_COLUMNS = ("image", "product_id", "category", "kind", "box")
+SHOP, SCENE = "shop", "scene"
+DEFAULT_MIXES: dict[str, Mix] = {SHOP: SHOP_MIX, SCENE: SCENE_MIX}
+DISTRACTORS = (2, 4)  # other products behind a scene's main product, at least and at most
+# Distractors come from at most this many products of a big catalog (their cut-outs are kept).
+DISTRACTOR_POOL = 128
+_SIDE = 384  # shop photos are phone-photo sized; the model resizes anyway
+_DISTRACTOR_SIDE = 256  # a distractor is shown at most 0.8 x 0.6 x 480 pixels long
+_SCENE_STREAM = 1  # scenes draw from their own streams, not the shop photos' of the same seed
 
 
 @dataclass(frozen=True)
@@ -30,58 +50,75 @@ class SourcePhoto:
 
 @dataclass(frozen=True)
 class QueryRow:
-    """One line of queries.csv: a query image (relative to the file), the expected product."""
+    """One line of queries.csv: a query image (relative to the file), the expected product, the
+    kind of query (shop or scene) and, for scenes, the product's box in the image."""
 
     image: str
     product_id: str
     category: str = ""
+    kind: str = SHOP
+    box: Box | None = None
 
 
-def distort(photo: Image.Image, rng: np.random.Generator) -> bytes:
-    """A shop photo of `photo` as JPEG bytes; the same rng state gives the same bytes."""
+def distort(photo: Image.Image, rng: np.random.Generator, mix: Mix = SHOP_MIX) -> bytes:
+    """A shop photo of `photo` through `mix` as JPEG bytes; the same rng state gives the same
+    bytes."""
     image = photo.convert("RGB")
     image.thumbnail((_SIDE * 2, _SIDE * 2))
-    image = _crop(image, rng)
-    image = _colour(image, rng)
-    image = _tilt(image, rng)
-    image = _perspective(image, rng)
-    image = _background(image, rng)
-    radius = float(rng.uniform(0.0, 1.5))
-    if radius > 0.3:
-        image = image.filter(ImageFilter.GaussianBlur(radius))
+    optics, sensor = split_at_sensor(mix)
+    image = apply(image, optics, rng)
+    # The sensor's kinds (and the noise's grain size) act at the photo's final size.
     image.thumbnail((_SIDE, _SIDE))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=int(rng.integers(45, 86)))
-    return out.getvalue()
+    image = apply(image, sensor, rng)
+    return encode(image, mix, rng)
 
 
 def make_query_set(
-    photos: Sequence[SourcePhoto], out_dir: Path, seed: int, per_product: int
+    photos: Sequence[SourcePhoto],
+    out_dir: Path,
+    seed: int,
+    per_product: int,
+    *,
+    kind: str = SHOP,
+    mix: Mix | None = None,
 ) -> tuple[list[QueryRow], list[str]]:
-    """Writes `per_product` distorted photos of each product under out_dir/images and
-    out_dir/queries.csv; deterministic for a seed (each product's own random stream).
+    """Writes `per_product` queries of each product under out_dir/images and
+    out_dir/queries.csv; deterministic for a seed (each product's own random stream). `mix`
+    defaults to the kind's (DEFAULT_MIXES).
 
     Returns the rows and, for each photo that could not be read, why: it is left out alone."""
     if per_product < 1:
         raise ValueError(f"per_product must be at least 1, got {per_product}")
+    if kind not in DEFAULT_MIXES:
+        raise ValueError(f"unknown query kind {kind!r} (known: {', '.join(DEFAULT_MIXES)})")
+    mix = DEFAULT_MIXES[kind] if mix is None else mix
+    if kind == SCENE:
+        check_scene_mix(mix)
     images = out_dir / "images"
     images.mkdir(parents=True, exist_ok=True)
+    distractors = _Distractors(photos, seed)
     rows: list[QueryRow] = []
     failures: list[str] = []
     for index, photo in enumerate(photos):
         try:
-            with Image.open(photo.image) as opened:
-                source = opened.convert("RGB")
+            source = _read(photo.image)
         except Exception as exc:  # any decoder failure: this photo is left out, not the set
             failures.append(f"{photo.product_id}: cannot read {photo.image} ({exc})")
             continue
         stream = zlib.crc32(photo.product_id.encode("utf-8"))
+        main = cut_out(source) if kind == SCENE else None
         for n in range(per_product):
-            rng = np.random.default_rng([seed, stream, n])
             # Index-based names: product ids may hold characters no file name can.
             name = f"images/q{index:05d}-{n}.jpg"
-            (out_dir / name).write_bytes(distort(source, rng))
-            rows.append(QueryRow(name, photo.product_id, photo.category))
+            box = None
+            if main is None:
+                data = distort(source, np.random.default_rng([seed, stream, n]), mix)
+            else:
+                rng = np.random.default_rng([seed, stream, n, _SCENE_STREAM])
+                shot = scene_shot(main, distractors.draw(photo.product_id, rng), rng, mix)
+                data, box = shot.data, shot.box
+            (out_dir / name).write_bytes(data)
+            rows.append(QueryRow(name, photo.product_id, photo.category, kind, box))
     write_queries(out_dir / QUERIES_FILE, rows)
     return rows, failures
 
@@ -91,56 +128,48 @@ def write_queries(path: Path, rows: Sequence[QueryRow]) -> None:
         writer = csv.writer(handle)
         writer.writerow(QUERY_COLUMNS)
         for row in rows:
-            writer.writerow((row.image, row.product_id, row.category))
+            writer.writerow(
+                (row.image, row.product_id, row.category, row.kind, format_box(row.box))
+            )
 
 
-def _crop(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    width, height = image.size
-    keep = rng.uniform(0.72, 0.95)
-    w, h = max(8, int(width * keep)), max(8, int(height * keep))
-    left = int(rng.integers(0, width - w + 1))
-    top = int(rng.integers(0, height - h + 1))
-    return image.crop((left, top, left + w, top + h))
+class _Distractors:
+    """Cut-outs of the catalog's products to stand behind a scene's product, made when first
+    drawn and kept."""
+
+    def __init__(self, photos: Sequence[SourcePhoto], seed: int) -> None:
+        self._photos = photos
+        pool = np.arange(len(photos))
+        if len(pool) > DISTRACTOR_POOL:
+            pool = np.sort(np.random.default_rng([seed]).choice(pool, DISTRACTOR_POOL, False))
+        self._pool = [int(i) for i in pool]
+        self._cutouts: dict[int, Cutout | None] = {}
+
+    def draw(self, product_id: str, rng: np.random.Generator) -> list[Cutout]:
+        """2 to 4 cut-outs of other products (fewer when the catalog has fewer readable)."""
+        wanted = int(rng.integers(DISTRACTORS[0], DISTRACTORS[1] + 1))
+        others = [i for i in self._pool if self._photos[i].product_id != product_id]
+        drawn: list[Cutout] = []
+        for position in rng.permutation(len(others)):
+            cutout = self._cutout(others[int(position)])
+            if cutout is not None:
+                drawn.append(cutout)
+                if len(drawn) == wanted:
+                    break
+        return drawn
+
+    def _cutout(self, index: int) -> Cutout | None:
+        if index not in self._cutouts:
+            try:
+                photo = _read(self._photos[index].image)
+            except Exception:  # the photo's own queries report it; here it is just not drawn
+                self._cutouts[index] = None
+            else:
+                photo.thumbnail((_DISTRACTOR_SIDE, _DISTRACTOR_SIDE))
+                self._cutouts[index] = cut_out(photo)
+        return self._cutouts[index]
 
 
-def _colour(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    image = ImageEnhance.Brightness(image).enhance(rng.uniform(0.75, 1.25))
-    image = ImageEnhance.Contrast(image).enhance(rng.uniform(0.75, 1.25))
-    # A colour cast, as under warm or cold light.
-    gains = rng.uniform(0.88, 1.12, size=3)
-    pixels = np.asarray(image, dtype=np.float32) * gains
-    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-
-
-def _tilt(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    fill = tuple(int(v) for v in rng.integers(150, 256, size=3))
-    return image.rotate(
-        rng.uniform(-12.0, 12.0), resample=Image.Resampling.BILINEAR, expand=True, fillcolor=fill
-    )
-
-
-def _perspective(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    width, height = image.size
-    jitter = rng.uniform(-0.06, 0.06, size=8) * np.array([width, height] * 4)
-    corners = np.array([0, 0, 0, height, width, height, width, 0], dtype=np.float64) + jitter
-    quad = tuple(float(v) for v in corners)
-    fill = tuple(int(v) for v in rng.integers(150, 256, size=3))
-    return image.transform(
-        image.size, Image.Transform.QUAD, quad, Image.Resampling.BILINEAR, fillcolor=fill
-    )
-
-
-def _background(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    width, height = image.size
-    margin = rng.uniform(0.04, 0.18)
-    canvas_w, canvas_h = int(width * (1 + 2 * margin)), int(height * (1 + 2 * margin))
-    # A two-colour gradient: a table, a wall, a hand-held sheet of paper.
-    start, end = rng.integers(60, 256, size=(2, 3))
-    ramp = np.linspace(0.0, 1.0, canvas_h, dtype=np.float32)[:, None, None]
-    rows = start[None, None, :] * (1 - ramp) + end[None, None, :] * ramp
-    canvas = np.broadcast_to(rows, (canvas_h, canvas_w, 3)).astype(np.uint8)
-    background = Image.fromarray(np.ascontiguousarray(canvas))
-    left = int(rng.integers(0, canvas_w - width + 1))
-    top = int(rng.integers(0, canvas_h - height + 1))
-    background.paste(image, (left, top))
-    return background
+def _read(path: Path) -> Image.Image:
+    with Image.open(path) as opened:
+        return opened.convert("RGB")
