@@ -109,8 +109,10 @@ def evaluate(
     as_json: bool = False,
     min_recall_at_1: float | None = None,
     ann_check: bool = False,
+    use_boxes: bool = False,
 ) -> int:
-    """Prints the report; 1 when a query failed or recall@1 is under the threshold."""
+    """Prints the report; 1 when a query failed or recall@1 is under the threshold.
+    `use_boxes`: each query with a box searches on it (the region a shopper points at)."""
     queries = read_queries(queries_path)
     outcomes: list[QueryOutcome] = []
     sources: list[common_pb2.ImageSource] = []
@@ -119,7 +121,8 @@ def evaluate(
         # One bad query (unreadable image, refused by the server) fails alone.
         try:
             source = _image_source(query, queries_path.parent)
-            outcomes.append(_run(client, query, source))
+            region = query.box if use_boxes else None
+            outcomes.append(_run(client, query, source, region))
             sources.append(source)
         except (CliError, OSError, ValueError) as exc:
             failures.append(f"{query.where} ({query.image or 'no image'}): {exc}")
@@ -159,8 +162,12 @@ def _search(
     k: int,
     exact: bool | None = None,
     max_price: float | None = None,
+    region: tuple[float, float, float, float] | None = None,
 ) -> search_pb2.SearchResponse:
     request = search_pb2.SearchByImageRequest(image=source, k=k)
+    if region is not None:
+        x, y, width, height = region
+        request.region.CopyFrom(common_pb2.Region(x=x, y=y, width=width, height=height))
     if exact is not None:
         request.exact = exact
     if max_price is not None:
@@ -168,9 +175,14 @@ def _search(
     return client.call(client.search.SearchByImage, request)
 
 
-def _run(client: VrsClient, query: EvalQuery, source: common_pb2.ImageSource) -> QueryOutcome:
+def _run(
+    client: VrsClient,
+    query: EvalQuery,
+    source: common_pb2.ImageSource,
+    region: tuple[float, float, float, float] | None = None,
+) -> QueryOutcome:
     started = time.perf_counter()
-    response = _search(client, source, EVAL_K)
+    response = _search(client, source, EVAL_K, region=region)
     latency = time.perf_counter() - started
     return QueryOutcome(
         expected_id=query.product_id,

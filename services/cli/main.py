@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-recall-at-1", type=float, help="exit 1 when recall@1 is under this (CI, canaries)"
     )
     evaluate.add_argument(
+        "--region",
+        action="store_true",
+        help="search each query with a box (scene sets) on that box, as a shopper pointing at "
+        "the item would; default: the server finds the item",
+    )
+    evaluate.add_argument(
         "--ann-check",
         action="store_true",
         help="also compare the HNSW index's answers with exact search (recall@10)",
@@ -266,6 +272,7 @@ def _dispatch(client: VrsClient, args: argparse.Namespace) -> int:
             as_json=args.json,
             min_recall_at_1=args.min_recall_at_1,
             ann_check=args.ann_check,
+            use_boxes=args.region,
         )
     if args.command == "delete":
         from services.cli.admin import delete

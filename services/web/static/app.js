@@ -1,4 +1,5 @@
 // The vrs page: a photo (file, drop, paste or URL) or a product in, similar products out.
+// The shopper may draw a box on the photo (mouse, touch or keyboard) to search on that part.
 // Plain script, no build step: it talks to the gateway's JSON API next to it.
 "use strict";
 
@@ -7,6 +8,12 @@
   const TOKEN_KEY = "vrs.token";
   // Sliders fire on every step; wait for the hand to rest before asking the server.
   const SETTLE_MS = 250;
+  // Drags shorter than this share of a side are clicks, not boxes.
+  const CLICK_SIDE = 0.02;
+  // The keyboard moves and resizes the box by this share of a side per key press.
+  const KEY_STEP = 0.02;
+  const KEY_MIN_SIDE = 0.04;
+  const DEFAULT_BOX = { x: 0.25, y: 0.25, width: 0.5, height: 0.5 };
 
   const $ = (id) => document.getElementById(id);
   const els = {
@@ -27,15 +34,35 @@
     status: $("status"),
     results: $("results"),
     query: $("query"),
+    queryPhoto: $("query-photo"),
     queryImage: $("query-image"),
     queryCaption: $("query-caption"),
+    regionLayer: $("region-layer"),
+    regionUsed: $("region-used"),
+    regionDraft: $("region-draft"),
+    regionTools: $("region-tools"),
+    regionCaption: $("region-caption"),
+    regionSelect: $("region-select"),
+    regionClear: $("region-clear"),
+    regionPosition: $("region-position"),
     grid: $("grid"),
     catalogInfo: $("catalog-info"),
     template: $("card-template"),
   };
 
-  // The query the results answer: {kind: "file", file} | {kind: "uri", uri} | {kind: "product", id}.
+  // The query the results answer: {kind: "file", file, region} | {kind: "uri", uri, region} |
+  // {kind: "product", id}; region: the shopper's box ({x, y, width, height}, fractions of the
+  // photo) or null (the server finds the main item).
   let current = null;
+  // The region the last answer used ({x, y, width, height, source}), null before one.
+  let used = null;
+  // The box being drawn: {box, mode: "drag" | "keys"}, null when none.
+  let draft = null;
+  // The pointer dragging a box: {id, x, y} (where it went down), null when none.
+  let drag = null;
+  // What the query photo shows (a File, a URI or a product id), so searches of the same photo
+  // (other filters, another box) do not reload it.
+  let shownPhoto = null;
   let generation = 0;
   let inFlight = null;
   let settleTimer = null;
@@ -123,9 +150,10 @@
     return params.toString();
   }
 
-  function asFormData(file, f) {
+  function asFormData(file, f, region) {
     const form = new FormData();
     form.append("image", file, file.name || "photo");
+    if (region) form.append("region", regionText(region));
     form.append("k", String(f.k));
     if (f.max_price !== undefined) form.append("max_price", String(f.max_price));
     for (const c of f.categories || []) form.append("category", c);
@@ -148,9 +176,11 @@
       return api(path, { signal });
     }
     if (query.kind === "file") {
-      return api("v1/search/image", { method: "POST", body: asFormData(query.file, f), signal });
+      const body = asFormData(query.file, f, query.region);
+      return api("v1/search/image", { method: "POST", body, signal });
     }
     const body = Object.assign({ image: { uri: query.uri } }, f);
+    if (query.region) body.region = Object.assign({}, query.region);
     return api("v1/search/image", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -169,6 +199,7 @@
     const f = filters();
     clearError();
     showQuery(query);
+    showUsed(null);
     els.results.setAttribute("aria-busy", "true");
     els.status.textContent = "Searching…";
     try {
@@ -181,6 +212,7 @@
       showError(err);
       // A photo the server could not read would only show as a broken image.
       els.query.hidden = true;
+      endDraft();
       els.grid.replaceChildren();
       els.status.textContent = "No results.";
       els.results.dataset.maxPrice = "";
@@ -200,6 +232,15 @@
 
   function showQuery(query) {
     els.query.hidden = false;
+    const photo = query.kind === "file" ? query.file : query.kind === "uri" ? query.uri : query;
+    const same = shownPhoto !== null && samePhoto(shownPhoto, photo);
+    shownPhoto = photo;
+    els.regionTools.hidden = query.kind === "product";
+    els.query.classList.toggle("selectable", query.kind !== "product");
+    els.regionClear.hidden = !query.region;
+    if (same) return;
+    endDraft();
+    els.regionLayer.hidden = true;
     if (query.kind === "file") {
       setImage(els.queryImage, trackedObjectUrl(query.file));
       els.queryImage.alt = "Your photo";
@@ -217,6 +258,12 @@
       els.query.dataset.productId = query.id;
       describeProduct(query.id);
     }
+  }
+
+  function samePhoto(a, b) {
+    if (a === b) return true;
+    return typeof a === "object" && typeof b === "object" && a.kind === "product" &&
+      b.kind === "product" && a.id === b.id;
   }
 
   async function describeProduct(id) {
@@ -237,9 +284,11 @@
     els.grid.replaceChildren(...cards);
     els.results.dataset.maxPrice = f.max_price === undefined ? "" : String(f.max_price);
     const within = f.max_price === undefined ? "" : " within " + f.max_price.toFixed(2);
-    els.status.textContent = matches.length
+    showUsed(answer.region || null);
+    const where = used && REGION_SAYS[used.source] ? " " + REGION_SAYS[used.source] : "";
+    els.status.textContent = (matches.length
       ? matches.length + " similar product" + (matches.length === 1 ? "" : "s") + within + "."
-      : "No products match these filters; try a larger budget or fewer filters.";
+      : "No products match these filters; try a larger budget or fewer filters.") + where;
   }
 
   function card(match) {
@@ -278,6 +327,317 @@
     } catch (_) {
       return product.price.toFixed(2) + " " + (product.currency || "");
     }
+  }
+
+  // ---------- the region: drawn, dragged, or moved with the keyboard ----------
+
+  const REGION_SAYS = {
+    given: "Searched on the part you selected.",
+    found: "Searched on the item found in the photo.",
+    whole: "Searched on the whole photo.",
+  };
+  const REGION_CAPTIONS = {
+    given: "Searched on your selection.",
+    found: "Searched on the item found (dashed box). Drag over the photo to pick another part.",
+    whole: "Searched on the whole photo. Drag over it to pick a part.",
+  };
+
+  function clamp(value, low, high) {
+    return Math.min(high, Math.max(low, value));
+  }
+
+  function round4(value) {
+    return Math.round(value * 10000) / 10000;
+  }
+
+  // A box inside the photo, to 1/10000 of a side (the server's own precision).
+  function tidy(box) {
+    const x = round4(clamp(box.x, 0, 1 - CLICK_SIDE));
+    const y = round4(clamp(box.y, 0, 1 - CLICK_SIDE));
+    const width = round4(clamp(box.width, CLICK_SIDE, 1 - x));
+    const height = round4(clamp(box.height, CLICK_SIDE, 1 - y));
+    return { x, y, width, height };
+  }
+
+  function regionText(box) {
+    return [box.x, box.y, box.width, box.height].map((v) => String(round4(v))).join(",");
+  }
+
+  function regionsAllowed() {
+    return Boolean(current) && current.kind !== "product" && !els.query.hidden &&
+      !els.regionLayer.hidden;
+  }
+
+  // Where the photo's pixels are inside the <img> box (object-fit may letterbox them), in
+  // pixels from the photo frame's corner; null before the photo has loaded.
+  function contentBox(img) {
+    const natural = { width: img.naturalWidth, height: img.naturalHeight };
+    if (!natural.width || !natural.height) return null;
+    const style = getComputedStyle(img);
+    const px = (value) => parseFloat(value) || 0;
+    const left = img.offsetLeft + px(style.borderLeftWidth) + px(style.paddingLeft);
+    const top = img.offsetTop + px(style.borderTopWidth) + px(style.paddingTop);
+    const boxWidth = img.clientWidth - px(style.paddingLeft) - px(style.paddingRight);
+    const boxHeight = img.clientHeight - px(style.paddingTop) - px(style.paddingBottom);
+    if (boxWidth <= 0 || boxHeight <= 0) return null;
+    let width = boxWidth;
+    let height = boxHeight;
+    const fit = style.objectFit;
+    if (fit === "contain" || fit === "scale-down" || fit === "cover" || fit === "none") {
+      let scale = 1;
+      if (fit === "contain") scale = Math.min(boxWidth / natural.width, boxHeight / natural.height);
+      if (fit === "scale-down") {
+        scale = Math.min(1, boxWidth / natural.width, boxHeight / natural.height);
+      }
+      if (fit === "cover") scale = Math.max(boxWidth / natural.width, boxHeight / natural.height);
+      width = natural.width * scale;
+      height = natural.height * scale;
+    }
+    const [ax, ay] = objectPosition(style.objectPosition);
+    return {
+      left: left + (boxWidth - width) * ax,
+      top: top + (boxHeight - height) * ay,
+      width,
+      height,
+    };
+  }
+
+  // object-position as fractions of the free space (its percentages; "50% 50%" by default).
+  function objectPosition(value) {
+    const parts = String(value || "").trim().split(/\s+/);
+    const words = { left: 0, top: 0, center: 0.5, right: 1, bottom: 1 };
+    const one = (part) => {
+      if (part in words) return words[part];
+      const percent = /^(-?[\d.]+)%$/.exec(part || "");
+      return percent ? Number(percent[1]) / 100 : 0.5;
+    };
+    return [one(parts[0]), one(parts[1] || parts[0])];
+  }
+
+  // Puts the box layer exactly over the photo's pixels: boxes inside it are in percentages.
+  function layoutRegions() {
+    const box = current && current.kind !== "product" ? contentBox(els.queryImage) : null;
+    if (!box || els.query.hidden) {
+      els.regionLayer.hidden = true;
+      return;
+    }
+    Object.assign(els.regionLayer.style, {
+      left: box.left + "px",
+      top: box.top + "px",
+      width: box.width + "px",
+      height: box.height + "px",
+    });
+    els.regionLayer.hidden = false;
+  }
+
+  function place(node, box) {
+    Object.assign(node.style, {
+      left: box.x * 100 + "%",
+      top: box.y * 100 + "%",
+      width: box.width * 100 + "%",
+      height: box.height * 100 + "%",
+    });
+    node.dataset.region = regionText(box);
+  }
+
+  // The region an answer used (null: none yet, a search is in flight), drawn unless "whole";
+  // while a search with the shopper's box is in flight, that box, as pending.
+  function showUsed(region) {
+    used = region;
+    const source = region ? region.source : "";
+    els.query.dataset.regionSource = source;
+    els.query.dataset.region = region ? regionText(region) : "";
+    els.regionCaption.textContent = region ? REGION_CAPTIONS[source] || "" : "";
+    drawRegions();
+  }
+
+  function drawRegions() {
+    const node = els.regionUsed;
+    const pending = !used && current && current.kind !== "product" ? current.region : null;
+    const shown = used && used.source !== "whole" ? used : pending;
+    node.classList.remove("given", "found", "pending");
+    if (!shown || draft) {
+      node.hidden = true;
+      node.dataset.source = "";
+      return;
+    }
+    const kind = used ? used.source : "pending";
+    node.classList.add(kind);
+    node.dataset.source = kind;
+    place(node, shown);
+    node.hidden = false;
+  }
+
+  function showDraft(box, mode) {
+    draft = { box, mode };
+    place(els.regionDraft, box);
+    els.regionDraft.hidden = false;
+    els.regionDraft.classList.toggle("keys", mode === "keys");
+    drawRegions();
+  }
+
+  function endDraft() {
+    const hadFocus = document.activeElement === els.regionDraft;
+    draft = null;
+    drag = null;
+    els.regionDraft.hidden = true;
+    els.regionDraft.removeAttribute("tabindex");
+    els.regionPosition.textContent = "";
+    drawRegions();
+    if (hadFocus && !els.regionTools.hidden) els.regionSelect.focus();
+  }
+
+  function searchRegion(box) {
+    if (!current || current.kind === "product") return;
+    const region = tidy(box);
+    endDraft();
+    search(Object.assign({}, current, { region }));
+  }
+
+  // ----- mouse, pen and touch: drag a box over the photo -----
+
+  function pointAt(event) {
+    const rect = els.regionLayer.getBoundingClientRect();
+    if (!rect.width || !rect.height) return null;
+    return {
+      x: clamp((event.clientX - rect.left) / rect.width, 0, 1),
+      y: clamp((event.clientY - rect.top) / rect.height, 0, 1),
+    };
+  }
+
+  function dragBox(point) {
+    return {
+      x: Math.min(drag.x, point.x),
+      y: Math.min(drag.y, point.y),
+      width: Math.abs(point.x - drag.x),
+      height: Math.abs(point.y - drag.y),
+    };
+  }
+
+  function isBox(box) {
+    return box.width >= CLICK_SIDE && box.height >= CLICK_SIDE;
+  }
+
+  els.queryPhoto.addEventListener("pointerdown", (event) => {
+    if (drag || !regionsAllowed() || !event.isPrimary) return;
+    if (event.pointerType === "mouse" && event.button !== 0) return;
+    const point = pointAt(event);
+    if (!point) return;
+    event.preventDefault();
+    try {
+      els.queryPhoto.setPointerCapture(event.pointerId);
+    } catch (_) {
+      // The pointer is already gone: its moves just will not follow it outside the photo.
+    }
+    drag = { id: event.pointerId, x: point.x, y: point.y };
+  });
+
+  els.queryPhoto.addEventListener("pointermove", (event) => {
+    if (!drag || event.pointerId !== drag.id) return;
+    const point = pointAt(event);
+    if (!point) return;
+    const box = dragBox(point);
+    // Until it is a box, the drag may still be a click: the keyboard's box stays.
+    if (isBox(box) || (draft && draft.mode === "drag")) showDraft(box, "drag");
+  });
+
+  els.queryPhoto.addEventListener("pointerup", (event) => {
+    if (!drag || event.pointerId !== drag.id) return;
+    const point = pointAt(event);
+    const box = point ? dragBox(point) : null;
+    drag = null;
+    if (box && isBox(box)) {
+      searchRegion(box);
+    } else if (draft && draft.mode === "drag") {
+      endDraft();
+    }
+  });
+
+  for (const name of ["pointercancel", "lostpointercapture"]) {
+    els.queryPhoto.addEventListener(name, (event) => {
+      if (!drag || event.pointerId !== drag.id) return;
+      drag = null;
+      if (draft && draft.mode === "drag") endDraft();
+    });
+  }
+
+  // Escape while dragging drops the box; letting go then searches nothing.
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !drag) return;
+    const id = drag.id;
+    drag = null;
+    if (els.queryPhoto.hasPointerCapture(id)) els.queryPhoto.releasePointerCapture(id);
+    if (draft && draft.mode === "drag") endDraft();
+  });
+
+  // ----- keyboard: a box to move (arrows) and resize (Shift+arrows) -----
+
+  function describeDraft(box) {
+    const percent = (v) => Math.round(v * 100) + "%";
+    return "Box from " + percent(box.x) + " to " + percent(box.x + box.width) + " across, " +
+      percent(box.y) + " to " + percent(box.y + box.height) + " down.";
+  }
+
+  els.regionSelect.addEventListener("click", () => {
+    if (!regionsAllowed()) return;
+    const start = current.region || (used && used.source !== "whole" ? used : DEFAULT_BOX);
+    const box = tidy(start);
+    showDraft(box, "keys");
+    els.regionDraft.tabIndex = 0;
+    els.regionDraft.focus();
+    els.regionPosition.textContent = describeDraft(box);
+  });
+
+  els.regionDraft.addEventListener("keydown", (event) => {
+    if (!draft || draft.mode !== "keys") return;
+    const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+    if (event.key === "Enter") {
+      event.preventDefault();
+      searchRegion(draft.box);
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      endDraft();
+    } else if (event.key in moves && !event.altKey && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      const [dx, dy] = moves[event.key];
+      const box = Object.assign({}, draft.box);
+      if (event.shiftKey) {
+        box.width = clamp(box.width + dx * KEY_STEP, KEY_MIN_SIDE, 1 - box.x);
+        box.height = clamp(box.height + dy * KEY_STEP, KEY_MIN_SIDE, 1 - box.y);
+      } else {
+        box.x = clamp(box.x + dx * KEY_STEP, 0, 1 - box.width);
+        box.y = clamp(box.y + dy * KEY_STEP, 0, 1 - box.height);
+      }
+      const tidied = tidy(box);
+      showDraft(tidied, "keys");
+      els.regionPosition.textContent = describeDraft(tidied);
+    }
+  });
+
+  // Leaving the box (Tab, a click elsewhere) cancels it, as Escape does; switching to another
+  // window and back does not (the box stays the page's focused element).
+  els.regionDraft.addEventListener("blur", () => {
+    setTimeout(() => {
+      const left = document.activeElement !== els.regionDraft;
+      if (left && draft && draft.mode === "keys") endDraft();
+    }, 0);
+  });
+
+  els.regionClear.addEventListener("click", () => {
+    if (!current || current.kind === "product") return;
+    endDraft();
+    els.regionSelect.focus();
+    search(Object.assign({}, current, { region: null }));
+  });
+
+  els.queryImage.addEventListener("load", layoutRegions);
+  els.queryImage.addEventListener("error", () => {
+    els.regionLayer.hidden = true;
+  });
+  if ("ResizeObserver" in window) {
+    new ResizeObserver(layoutRegions).observe(els.queryImage);
+  } else {
+    window.addEventListener("resize", layoutRegions);
   }
 
   // ---------- images ----------
@@ -353,7 +713,7 @@
 
   function useFile(file) {
     if (!file) return;
-    search({ kind: "file", file });
+    search({ kind: "file", file, region: null });
   }
 
   els.file.addEventListener("change", () => {
@@ -393,7 +753,7 @@
       els.url.focus();
       return;
     }
-    search({ kind: "uri", uri });
+    search({ kind: "uri", uri, region: null });
   });
 
   els.filters.addEventListener("submit", (event) => event.preventDefault());
@@ -406,6 +766,8 @@
     els.token.value = "";
     clearError();
     loadCatalog();
+    // The photo may have failed without the token: fetch it again.
+    shownPhoto = null;
     if (current) search(current);
   });
 
