@@ -73,6 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.decode_memory
 	$(BIN)/python -m benchmarks.feature_quality
 	$(BIN)/python -m benchmarks.query_cost
+	$(BIN)/python -m benchmarks.region_quality
 
 # The GPU path (fp16, CUDA graphs, nvJPEG decoding): model-only and end-to-end img/s at batch
 # 32/64/128; says so and exits 0 where there is no CUDA device.

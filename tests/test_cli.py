@@ -174,6 +174,23 @@ def test_index_csv_then_similar_within_budget(server: str, tmp_path: Path) -> No
     assert [cols[4] for cols in table_rows(by_category.stdout)] == ["shoes"] * 3
 
 
+def test_similar_on_a_region_names_the_region_it_searched(
+    server: str, folder_catalog: Path, tmp_path: Path
+) -> None:
+    assert vrs(server, "index", folder_catalog).returncode in (0, 1)  # one corrupt photo
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(product_jpeg("shirt", 77))
+    boxed = vrs(server, "similar", photo, "-k", "3", "--region", "0.25,0,0.5,1")
+    assert boxed.returncode == 0, boxed.stderr
+    assert "searched on the given region x=0.250 y=0.000 width=0.500 height=1.000" in boxed.stdout
+    found = vrs(server, "similar", photo, "-k", "3")
+    assert found.returncode == 0, found.stderr
+    assert re.search(r"searched on the (found|whole) region", found.stdout)
+    bad = vrs(server, "similar", photo, "--region", "0.8,0,0.5,1")
+    assert bad.returncode != 0 and "ends outside the photo" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
 def test_similar_by_product_excludes_it(server: str, folder_catalog: Path) -> None:
     result = vrs(server, "similar", "--product", "shoes-1", "-k", "5")
     assert result.returncode == 0, result.stderr

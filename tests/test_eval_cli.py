@@ -11,6 +11,7 @@ import pytest_asyncio
 
 from tests.support.eval_env import catalog_sample, index_entries, query_rows, query_set, run_cli
 from tests.support.search_env import Vrs
+from vrs.evaluation.queryset import SCENE
 from vrs.v1 import common_pb2, search_pb2
 
 pytestmark = pytest.mark.slow
@@ -24,12 +25,21 @@ async def queries(vrs: Vrs, sample_catalog: Path, tmp_path: Path) -> Path:
     return query_set(entries, tmp_path / "queries")
 
 
-async def ranks_from_the_server(vrs: Vrs, queries: Path) -> list[int | None]:
+async def ranks_from_the_server(
+    vrs: Vrs, queries: Path, *, boxes: bool = False
+) -> list[int | None]:
+    """Each query's rank of its product in the server's answer (on its box when `boxes`)."""
     ranks: list[int | None] = []
     for row in query_rows(queries):
         image = (queries.parent / row["image"]).read_bytes()
+        region = None
+        if boxes:
+            x, y, width, height = (float(v) for v in row["box"].split(","))
+            region = common_pb2.Region(x=x, y=y, width=width, height=height)
         response = await vrs.search.SearchByImage(
-            search_pb2.SearchByImageRequest(image=common_pb2.ImageSource(data=image), k=10)
+            search_pb2.SearchByImageRequest(
+                image=common_pb2.ImageSource(data=image), k=10, region=region
+            )
         )
         ids = [m.product_id for m in response.matches]
         ranks.append(ids.index(row["product_id"]) + 1 if row["product_id"] in ids else None)
@@ -52,6 +62,22 @@ async def test_eval_reports_recall_and_mrr_of_the_servers_answers(
     assert 0.0 <= report["category_precision_at_5"] <= 1.0
     assert report["latency_p50_ms"] <= report["latency_p99_ms"]
     assert sum(c["queries"] for c in report["per_category"].values()) == n
+
+
+@pytest.mark.parametrize("boxes", [False, True], ids=["found", "boxes-given"])
+async def test_eval_of_scenes_searches_each_on_its_box_with_region(
+    vrs: Vrs, sample_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], boxes: bool
+) -> None:
+    entries = catalog_sample(sample_catalog, per_category=2)[:6]
+    await index_entries(vrs, entries)
+    scenes = query_set(entries, tmp_path / "scenes", per_product=1, kind=SCENE)
+    assert all(row["box"] for row in query_rows(scenes))
+    flags = ["--region"] if boxes else []
+    code, out, err = await run_cli(vrs, capsys, "eval", str(scenes), "--json", *flags)
+    assert code == 0, err
+    ranks = await ranks_from_the_server(vrs, scenes, boxes=boxes)
+    found = sum(1 for r in ranks if r == 1)
+    assert json.loads(out)["recall_at_1"] == pytest.approx(found / len(ranks))
 
 
 async def test_eval_exits_non_zero_under_the_recall_threshold(

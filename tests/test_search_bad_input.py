@@ -36,6 +36,27 @@ BAD = {
         "max_distance",
     ),
     "no-image": (search_pb2.SearchByImageRequest(), "image is missing"),
+    "empty-region": (
+        search_pb2.SearchByImageRequest(
+            image=common_pb2.ImageSource(data=product_jpeg()),
+            region=common_pb2.Region(x=0.1, y=0.1, width=0, height=0.5),
+        ),
+        "region 0.1,0.1,0,0.5 is empty",
+    ),
+    "region-past-the-edge": (
+        search_pb2.SearchByImageRequest(
+            image=common_pb2.ImageSource(data=product_jpeg()),
+            region=common_pb2.Region(x=0.6, y=0, width=0.5, height=0.5),
+        ),
+        "ends outside the photo",
+    ),
+    "region-not-finite": (
+        search_pb2.SearchByImageRequest(
+            image=common_pb2.ImageSource(data=product_jpeg()),
+            region=common_pb2.Region(x=float("nan"), y=0, width=0.5, height=0.5),
+        ),
+        "not four finite numbers",
+    ),
     "too-many-categories": (
         search_pb2.SearchByImageRequest(
             image=common_pb2.ImageSource(data=product_jpeg()),

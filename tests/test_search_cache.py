@@ -39,9 +39,14 @@ async def index(vrs: Vrs, n: int = 12) -> None:
     assert all(r.outcome == embedder_pb2.UPSERT_OUTCOME_UPSERTED for r in response.results)
 
 
-def query(data: bytes, k: int = 5, **flt: Any) -> search_pb2.SearchByImageRequest:
+def query(
+    data: bytes, k: int = 5, region: common_pb2.Region | None = None, **flt: Any
+) -> search_pb2.SearchByImageRequest:
     return search_pb2.SearchByImageRequest(
-        image=common_pb2.ImageSource(data=data), k=k, filter=search_pb2.SearchFilter(**flt)
+        image=common_pb2.ImageSource(data=data),
+        k=k,
+        filter=search_pb2.SearchFilter(**flt),
+        region=region,
     )
 
 
@@ -79,6 +84,31 @@ async def test_repeated_photo_with_another_filter_skips_the_model(
     assert all(m.product.price <= 15.0 for m in other.matches)
     assert effnet.engine.images_embedded == embedded, "the query embedding came from Redis"
     assert vrs.store.calls["search"] == searches + 1
+
+
+async def test_a_region_is_part_of_the_cached_query(vrs: Vrs, effnet: ImageEmbedder) -> None:
+    left = common_pb2.Region(x=0.0, y=0.0, width=0.5, height=1.0)
+    await vrs.search.SearchByImage(query(photo(3)))
+    embedded = effnet.engine.images_embedded
+    boxed = await vrs.search.SearchByImage(query(photo(3), region=left))
+    assert not boxed.from_cache, "the whole photo's answer is not the region's"
+    assert effnet.engine.images_embedded == embedded + 1, "the region is embedded anew"
+    assert boxed.region.box == left and boxed.region.source == common_pb2.REGION_GIVEN
+    again = await vrs.search.SearchByImage(query(photo(3), region=left))
+    assert again.from_cache and again.region == boxed.region
+    right = common_pb2.Region(x=0.5, y=0.0, width=0.5, height=1.0)
+    other = await vrs.search.SearchByImage(query(photo(3), region=right))
+    assert not other.from_cache and other.region.box == right
+
+
+async def test_a_cached_query_embedding_keeps_its_region(vrs: Vrs, effnet: ImageEmbedder) -> None:
+    left = common_pb2.Region(x=0.0, y=0.0, width=0.5, height=1.0)
+    await vrs.search.SearchByImage(query(photo(4), region=left))
+    embedded = effnet.engine.images_embedded
+    filtered = await vrs.search.SearchByImage(query(photo(4), region=left, max_price=15.0))
+    assert not filtered.from_cache
+    assert effnet.engine.images_embedded == embedded, "the region's embedding came from Redis"
+    assert filtered.region.box == left and filtered.region.source == common_pb2.REGION_GIVEN
 
 
 async def test_results_expire_after_their_ttl(vrs: Vrs) -> None:

@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from services.embedder.embedding.embedder import ImageEmbedder
-from tests.support.catalog import Row, read_catalog
+from tests.support.catalog import Row, read_catalog, upsert_of
 from tests.support.images import crop_and_recolour
 from tests.support.search_env import running_vrs
 from tests.support.servers import RunningEmbedder, embedder_server
@@ -33,15 +33,7 @@ async def indexed(
         async def batches() -> AsyncIterator[embedder_pb2.UpsertProductsRequest]:
             for start in range(0, len(rows), 32):
                 yield embedder_pb2.UpsertProductsRequest(
-                    items=[
-                        embedder_pb2.ProductUpsert(
-                            product=common_pb2.ProductAttributes(
-                                product_id=r.product_id, category=r.category, price=r.price
-                            ),
-                            image=common_pb2.ImageSource(data=r.image.read_bytes()),
-                        )
-                        for r in rows[start : start + 32]
-                    ]
+                    items=[upsert_of(r) for r in rows[start : start + 32]]
                 )
 
         summary = await svc.stub.StreamUpsertProducts(batches())

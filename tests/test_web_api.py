@@ -168,3 +168,25 @@ async def test_openapi_document_lists_every_endpoint(web: WebVrs) -> None:
     docs = await web.http.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+
+
+async def test_an_uploaded_region_is_searched_and_named_in_the_answer(web: WebVrs) -> None:
+    response = await search_upload(web, k="3", region="0.1,0.2,0.5,0.6")
+    assert response.status_code == 200, response.text
+    assert response.json()["region"] == {
+        "x": 0.1,
+        "y": 0.2,
+        "width": 0.5,
+        "height": 0.6,
+        "source": "given",
+    }
+
+
+async def test_a_json_region_is_searched_and_named_in_the_answer(web: WebVrs) -> None:
+    data = base64.b64encode(product_jpeg(seed=7)).decode()
+    box = {"x": 0.0, "y": 0.25, "width": 1.0, "height": 0.5}
+    response = await web.http.post(
+        "/v1/search/image", json={"image": {"data": data}, "region": box, "k": 3}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["region"] == {**box, "source": "given"}

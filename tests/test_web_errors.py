@@ -271,3 +271,43 @@ async def test_a_photo_file_gone_missing_is_a_404(web: WebVrs, tmp_path: Path) -
     status, code, message = error_of(await web.http.get("/v1/products/p4/image"))
     assert (status, code) == (404, "NOT_FOUND")
     assert "'p4' has no photo" in message
+
+
+@pytest.mark.parametrize(
+    ("region", "named"),
+    [
+        ("0.1,0.2,0.3", "not four numbers"),
+        ("0.1,0.2,nan,0.4", "not four finite numbers"),
+        ("0.5,0.5,0,0.2", "is empty"),
+        ("0.8,0.1,0.5,0.5", "ends outside the photo"),
+    ],
+)
+async def test_an_uploaded_region_that_is_not_a_box_in_the_photo_is_a_400(
+    web: WebVrs, region: str, named: str
+) -> None:
+    files = {"image": ("shirt.jpg", product_jpeg(seed=7), "image/jpeg")}
+    response = await web.http.post("/v1/search/image", files=files, data={"region": region})
+    status, code, message = error_of(response)
+    assert (status, code) == (400, "INVALID_ARGUMENT")
+    assert "region" in message and named in message
+
+
+@pytest.mark.parametrize(
+    ("region", "named"),
+    [
+        ({"x": -0.1, "y": 0, "width": 0.5, "height": 0.5}, "starts outside the photo"),
+        ({"x": 0, "y": 0, "width": 0.5}, "region.height"),
+        ({"x": 0, "y": 0, "width": "half", "height": 0.5}, "region.width"),
+        ({"x": 0, "y": 0, "width": 0.5, "height": 0.5, "depth": 1}, "region.depth"),
+    ],
+)
+async def test_a_json_region_that_is_not_a_box_in_the_photo_is_a_400(
+    web: WebVrs, region: dict[str, object], named: str
+) -> None:
+    data = base64.b64encode(product_jpeg(seed=7)).decode()
+    response = await web.http.post(
+        "/v1/search/image", json={"image": {"data": data}, "region": region}
+    )
+    status, code, message = error_of(response)
+    assert (status, code) == (400, "INVALID_ARGUMENT")
+    assert named in message

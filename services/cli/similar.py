@@ -72,7 +72,7 @@ def find_similar(client: VrsClient, query: SimilarQuery) -> search_pb2.SearchRes
 
 def table(response: search_pb2.SearchResponse) -> str:
     if not response.matches:
-        return "no similar products match"
+        return "no similar products match" + _region_line(response)
     rows = [("rank", "product", "distance", "price", "category", "title")]
     for rank, m in enumerate(response.matches, 1):
         price = (
@@ -95,15 +95,20 @@ def table(response: search_pb2.SearchResponse) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
     suffix = " (from cache)" if response.from_cache else ""
-    footer = f"model {response.model_id}{suffix}"
-    used = used_region_from_proto(response.region)
-    if used is not None:
-        box = used.region
-        footer += (
-            f"\nsearched on the {used.source.value} region x={box.x:.3f} y={box.y:.3f} "
-            f"width={box.width:.3f} height={box.height:.3f}"
-        )
+    footer = f"model {response.model_id}{suffix}" + _region_line(response)
     return "\n".join(lines) + "\n" + footer
+
+
+def _region_line(response: search_pb2.SearchResponse) -> str:
+    """The region a photo search used, on a line of its own ("" for a product search)."""
+    used = used_region_from_proto(response.region)
+    if used is None:
+        return ""
+    box = used.region
+    return (
+        f"\nsearched on the {used.source.value} region x={box.x:.3f} y={box.y:.3f} "
+        f"width={box.width:.3f} height={box.height:.3f}"
+    )
 
 
 def contact_sheet(

@@ -6,6 +6,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from vrs.v1 import common_pb2, embedder_pb2
+
 
 @dataclass(frozen=True)
 class Row:
@@ -32,3 +34,13 @@ def read_catalog(folder: Path) -> list[Row]:
             )
             for r in csv.DictReader(handle)
         ]
+
+
+def upsert_of(row: Row) -> embedder_pb2.ProductUpsert:
+    """The row as an upsert: its id, category and price, and its photo's bytes."""
+    return embedder_pb2.ProductUpsert(
+        product=common_pb2.ProductAttributes(
+            product_id=row.product_id, category=row.category, price=row.price
+        ),
+        image=common_pb2.ImageSource(data=row.image.read_bytes()),
+    )

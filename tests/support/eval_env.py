@@ -13,7 +13,7 @@ from services.cli.catalog_files import CatalogEntry, read_catalog
 from services.cli.index import upsert_request
 from services.cli.main import main
 from tests.support.search_env import Vrs
-from vrs.evaluation.queryset import QUERIES_FILE, SourcePhoto, make_query_set
+from vrs.evaluation.queryset import QUERIES_FILE, SHOP, SourcePhoto, make_query_set
 from vrs.v1 import embedder_pb2
 
 
@@ -34,9 +34,12 @@ async def index_entries(vrs: Vrs, entries: Sequence[CatalogEntry]) -> None:
     assert {r.outcome for r in response.results} == {embedder_pb2.UPSERT_OUTCOME_UPSERTED}
 
 
-def query_set(entries: Sequence[CatalogEntry], out_dir: Path, per_product: int = 2) -> Path:
+def query_set(
+    entries: Sequence[CatalogEntry], out_dir: Path, per_product: int = 2, kind: str = SHOP
+) -> Path:
+    """`per_product` queries of each entry, of `kind` (shop photos, or scenes with boxes)."""
     photos = [SourcePhoto(e.product_id, e.image, e.category) for e in entries]
-    make_query_set(photos, out_dir, seed=11, per_product=per_product)
+    make_query_set(photos, out_dir, seed=11, per_product=per_product, kind=kind)
     return out_dir / QUERIES_FILE
 
 

@@ -1,1 +1,2 @@
-"""Measuring retrieval quality: shop-photo query sets and the metrics `vrs eval` reports."""
+"""Measuring retrieval quality: query sets (shop photos, items in scenes) and the metrics `vrs eval`
+reports."""

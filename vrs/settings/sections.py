@@ -180,7 +180,8 @@ class ModelSettings(BaseSettings):
     auto_region: bool = Field(
         True,
         description="Image searches without a region search on the main item found in the "
-        "photo (a second pass on its region) instead of the whole photo; see docs/quality.md.",
+        "photo (a second pass on its region) unless the photo already frames it; see "
+        "docs/quality.md#regions.",
     )
     region_classes: Literal["apparel", "all"] = Field(
         "apparel",

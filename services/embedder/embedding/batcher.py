@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from services.embedder.decoding.cpu_decode import Pixels
+from services.embedder.models.localizer import Located
 from services.embedder.runtimes.engine import InferenceEngine
 from vrs.errors import Overloaded
-from vrs.images.region import Region
 from vrs.observability.metrics.embedder import EmbedderMetrics
 
 log = logging.getLogger(__name__)
@@ -77,10 +77,10 @@ class MicroBatcher:
         vector: np.ndarray = await self._queued(pixels, locate=False)
         return vector
 
-    async def locate(self, pixels: Pixels) -> Region:
-        """The main item's region in a whole photo (squashed); Overloaded as embed is."""
-        region: Region = await self._queued(pixels, locate=True)
-        return region
+    async def locate(self, pixels: Pixels) -> Located:
+        """The main item found in a whole photo (squashed); Overloaded as embed is."""
+        found: Located = await self._queued(pixels, locate=True)
+        return found
 
     async def _queued(self, pixels: Pixels, *, locate: bool) -> Any:
         self.start()

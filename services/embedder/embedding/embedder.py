@@ -11,7 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
-from services.embedder.decoding.cpu_decode import Pixels, prepare
+from services.embedder.decoding.cpu_decode import Pixels, prepare, to_pixels
 from services.embedder.decoding.device_decode import choose_decoder, prepare_on_device
 from services.embedder.decoding.large_decodes import LargeDecodeGate
 from services.embedder.decoding.regions import (
@@ -22,7 +22,7 @@ from services.embedder.decoding.regions import (
 )
 from services.embedder.embedding.batcher import MicroBatcher
 from services.embedder.models.backbones import BACKBONES
-from services.embedder.models.localizer import MIN_SIDE
+from services.embedder.models.localizer import MIN_SIDE, frames_the_item
 from services.embedder.models.weights import load_model
 from services.embedder.runtimes.engine import InferenceEngine
 from vrs.catalog.vectors import Vector
@@ -141,10 +141,14 @@ class ImageEmbedder:
                 )
             whole = await self._decoded(lambda: squashed(image, spec))
             found = await self._batcher.locate(whole)
-            pixels = await self._decoded(lambda: centred_region(image, found, spec))
-            return QueryVector(
-                await self._batcher.embed(pixels), UsedRegion(found, RegionSource.FOUND)
-            )
+            if frames_the_item(found, image.size, spec):
+                # The photo is already the item: its usual framing matches the catalog's best.
+                pixels = await self._decoded(lambda: to_pixels(image, spec))
+                used = UsedRegion(WHOLE, RegionSource.WHOLE)
+            else:
+                pixels = await self._decoded(lambda: centred_region(image, found.region, spec))
+                used = UsedRegion(found.region, RegionSource.FOUND)
+            return QueryVector(await self._batcher.embed(pixels), used)
         finally:
             image.close()
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from services.embedder.decoding.cpu_decode import CropSpec
 from vrs.images.region import Region
 
 # ImageNet-1k classes of clothing, footwear, bags and accessories (torchvision's class order).
@@ -31,6 +32,18 @@ THRESHOLD = 0.6
 # and to at least this share of the photo's sides.
 GROWTH = 1.6
 MIN_SIDE = 0.4
+# A found item is searched on its own unless the photo already frames it: the item lies
+# wholly inside the photo's usual centre crop and fills at least this share of the frame.
+# (Tuned on the tuning sets: shop photos lose nothing, items in scenes gain; docs/quality.md.)
+FRAMED_AREA = 0.3
+
+
+@dataclass(frozen=True)
+class Located:
+    """The main item found: the blob the classifier saw, and the region grown around it."""
+
+    seen: Region
+    region: Region
 
 
 @dataclass(frozen=True)
@@ -43,7 +56,7 @@ class Localizer:
     def for_classes(cls, classifier: torch.Tensor, classes: str) -> Localizer:
         return cls(classifier[list(CLASS_SETS[classes])].float().contiguous())
 
-    def region(self, fmap: torch.Tensor) -> Region:
+    def locate(self, fmap: torch.Tensor) -> Located:
         channels, height, width = fmap.shape
         cam = (self.weights @ fmap.float().reshape(channels, -1)).amax(dim=0)
         activation = cam.reshape(height, width).cpu().numpy()
@@ -54,7 +67,7 @@ class Localizer:
             (cols.max() + 1 - cols.min()) / width,
             (rows.max() + 1 - rows.min()) / height,
         )
-        return grown(box, GROWTH, MIN_SIDE)
+        return Located(box, grown(box, GROWTH, MIN_SIDE))
 
 
 def grown(box: Region, factor: float, min_side: float) -> Region:
@@ -102,3 +115,19 @@ def _labels(mask: np.ndarray) -> np.ndarray:
                         labels[r, c] = count
                         stack.append((r, c))
     return labels
+
+
+def frames_the_item(found: Located, size: tuple[int, int], spec: CropSpec) -> bool:
+    """True when the photo's usual framing (its centre crop) already holds the item found: the
+    blob seen lies inside it, and the region grown around the blob is large."""
+    width, height = size
+    side = spec.crop / spec.resize * min(width, height)
+    half_w, half_h = side / width / 2, side / height / 2
+    seen = found.seen
+    inside = (
+        seen.x >= 0.5 - half_w - 1e-6
+        and seen.y >= 0.5 - half_h - 1e-6
+        and seen.x + seen.width <= 0.5 + half_w + 1e-6
+        and seen.y + seen.height <= 0.5 + half_h + 1e-6
+    )
+    return inside and found.region.area >= FRAMED_AREA

@@ -14,13 +14,12 @@ import torch.nn.functional as F
 from services.embedder.decoding.cpu_decode import CropSpec, Pixels, with_crop_fraction
 from services.embedder.models.backbones import Backbone
 from services.embedder.models.features import Features
-from services.embedder.models.localizer import Localizer
+from services.embedder.models.localizer import Localizer, Located
 from services.embedder.models.pooling import l2_normalize, pool
 from services.embedder.models.weights import LoadedModel
 from services.embedder.runtimes.choice import build_runner, max_batch_for, pick_device
 from services.embedder.runtimes.cuda_runner import CudaGraphRunner
 from services.embedder.runtimes.runner import FeatureRunner
-from vrs.images.region import Region
 from vrs.settings import ModelSettings
 
 log = logging.getLogger(__name__)
@@ -82,16 +81,16 @@ class InferenceEngine:
             self.images_embedded += len(batch)
         return vectors
 
-    def locate(self, batch: list[Pixels]) -> list[Region]:
-        """The main item's region in each of N whole photos (squashed to the input size)."""
+    def locate(self, batch: list[Pixels]) -> list[Located]:
+        """The main item found in each of N whole photos (squashed to the input size)."""
         if self.localizer is None:
             raise RuntimeError("auto regions are off (VRS_MODEL_AUTO_REGION)")
         with torch.inference_mode():
             fmaps = self.runner(self._normalised(batch)).to(self.device)
-            regions = [self.localizer.region(fmap) for fmap in fmaps]
+            found = [self.localizer.locate(fmap) for fmap in fmaps]
         with self._counts:
             self.forward_passes += 1
-        return regions
+        return found
 
     def warm_up(self) -> float:
         """One forward pass per parallel slot on a blank image, so the first requests do not
