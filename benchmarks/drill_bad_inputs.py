@@ -118,6 +118,18 @@ def _vector_upsert(
     return embedder_pb2.UpsertProductsRequest(items=[item])
 
 
+def _photos_upsert(
+    photos: list[bytes], also_image: bytes | None = None
+) -> embedder_pb2.UpsertProductsRequest:
+    item = embedder_pb2.ProductUpsert(
+        product=common_pb2.ProductAttributes(product_id="bi-photos"),
+        images=[_image(p) for p in photos],
+    )
+    if also_image is not None:
+        item.image.CopyFrom(_image(also_image))
+    return embedder_pb2.UpsertProductsRequest(items=[item])
+
+
 LONG_ID = "p" * 300
 CONTROL_ID = "bad\x00id\x07"
 
@@ -150,6 +162,9 @@ def grpc_cases(inputs: Inputs, model_id: str) -> list[GrpcCase]:
         ("malformed URI", by_image(image=uri(uri="http://[::1"))),
         ("unknown model", _by_image(inputs, model_id="no-such-model@x")),
         ("model id with a path", _by_image(inputs, model_id="../../etc/passwd")),
+        ("region past the edge", _by_image(inputs, region=common_pb2.Region(x=0.8, width=0.5))),
+        ("NaN region", _by_image(inputs, region=common_pb2.Region(x=NAN, width=0.5, height=1))),
+        ("unknown collapse", _by_image(inputs, collapse=7)),
     ]
     product_requests: list[tuple[str, search_pb2.SearchByProductRequest]] = [
         ("no product id", by_product()),
@@ -188,6 +203,9 @@ def grpc_cases(inputs: Inputs, model_id: str) -> list[GrpcCase]:
         ("vector of the wrong size", _vector_upsert([0.5] * 7, model_id)),
         ("NaN in the vector", _vector_upsert([NAN] * 1280, model_id)),
         ("vector of a malformed model id", _vector_upsert([1.0], "bad model id!")),
+        ("17 photos", _photos_upsert([jpeg] * 17)),
+        ("photos, one corrupt", _photos_upsert([jpeg, b"not an image"])),
+        ("image and images", _photos_upsert([jpeg], also_image=jpeg)),
     ]
     patch = embedder_pb2.ProductPatch
     patches: list[tuple[str, embedder_pb2.ProductPatch]] = [
@@ -222,6 +240,19 @@ def grpc_cases(inputs: Inputs, model_id: str) -> list[GrpcCase]:
         ),
         GrpcCase(
             f"{embedder}UpsertProducts", "no items", embedder_pb2.UpsertProductsRequest(), "any"
+        ),
+        GrpcCase(f"{embedder}EmbedQuery", "no image", embedder_pb2.EmbedQueryRequest()),
+        GrpcCase(
+            f"{embedder}EmbedQuery",
+            "corrupt image",
+            embedder_pb2.EmbedQueryRequest(image=_image(b"not an image")),
+        ),
+        GrpcCase(
+            f"{embedder}EmbedQuery",
+            "empty region",
+            embedder_pb2.EmbedQueryRequest(
+                image=_image(jpeg), region=common_pb2.Region(x=0.1, width=0, height=0.5)
+            ),
         ),
     ]
     cases += [GrpcCase(f"{embedder}UpsertProducts", n, r, "items") for n, r in upserts]

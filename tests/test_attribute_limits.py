@@ -5,6 +5,7 @@ the limits are cut to fit instead of failing the searches that meet them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,13 @@ from vrs.errors import ConfigurationError
 from vrs.limits import (
     MAX_CATEGORY_BYTES,
     MAX_MATCH_BYTES,
+    MAX_PHOTOS,
     MAX_TITLE_BYTES,
+    MAX_VARIANTS,
     RESPONSE_OVERHEAD_BYTES,
     check_response_fits,
 )
-from vrs.rpc.convert import stored_product_to_proto
+from vrs.rpc.convert import stored_product_to_proto, variant_to_proto
 from vrs.settings import Settings
 from vrs.store.base import VectorStore
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2
@@ -39,7 +42,14 @@ def largest_response(k: int) -> search_pb2.SearchResponse:
     return search_pb2.SearchResponse(
         matches=[
             search_pb2.Match(
-                product_id=p.product_id, distance=1.0, product=stored_product_to_proto(p)
+                product_id=p.product_id,
+                distance=1.0,
+                product=stored_product_to_proto(p),
+                photo_index=MAX_PHOTOS - 1,
+                variants=[
+                    variant_to_proto(replace(largest_product(v), in_stock=True))
+                    for v in range(MAX_VARIANTS)
+                ],
             )
             for p in products
         ],

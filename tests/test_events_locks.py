@@ -108,7 +108,9 @@ async def test_a_lock_taken_away_mid_round_aborts_that_products_write(
 ) -> None:
     before = await pipeline.seed(Product("slow", category="shirt", price=10.0), seed=7)
     applier = pipeline.applier()
-    upsert = Upsert(Product("slow", category="shirt", price=20.0), ImageInput(uri=image_host.url()))
+    upsert = Upsert(
+        Product("slow", category="shirt", price=20.0), (ImageInput(uri=image_host.url()),)
+    )
     apply = asyncio.create_task(
         applier.apply([PendingChange(f"{10**12}-1", 10**12 << 20 | 1, upsert)])
     )

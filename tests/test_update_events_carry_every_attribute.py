@@ -20,6 +20,7 @@ SAMPLE: dict[str, Any] = {
     "price": 0.0,
     "currency": "EUR",
     "in_stock": False,
+    "group_id": "",
 }
 
 

@@ -15,6 +15,13 @@ MAX_CATEGORY_BYTES = 200
 MAX_BRAND_BYTES = 200
 MAX_IMAGE_URI_BYTES = 4096
 CURRENCY_LETTERS = 3  # ISO 4217 alphabetic code, or empty
+# Photos of one product (front, back, detail, worn...): each is a point of its own.
+MAX_PHOTOS = 16
+# All of a product's photo URIs together: a GetProducts answer of MAX_IDS_PER_CALL products
+# stays far below the message limit (~23 MB at every limit) however the URIs are spread.
+MAX_PHOTO_URIS_BYTES = 16_384
+# Variants of a group shown with its best match (COLLAPSE_GROUP): a card's worth.
+MAX_VARIANTS = 8
 # Ids one GetProducts or DeleteProducts call may name: 1000 products at their largest are ~6 MB
 # encoded, well inside the message limit.
 MAX_IDS_PER_CALL = 1000
@@ -45,10 +52,11 @@ def _varint_len(value: int) -> int:
 # A Match (search.proto) with every attribute at its limit:
 #   ProductAttributes = product_id 259 + title 1003 + category 203 + brand 203
 #                       + price 9 (tag + double) + currency 5 + in_stock 2 + image_uri 4099
-#                     = 5783 bytes, 5786 with its tag and length inside the Match;
-#   Match             = product_id 259 + distance 5 (tag + float) + product 5786 = 6050,
-#                       6053 with its tag and length inside the SearchResponse.
-# So max_k = 100 matches are ~605 KB, and a BatchSearch of 64 such queries ~38.8 MB: both
+#                       + group_id 259 = 6042 bytes, 6045 with its tag and length;
+#   Variant           = product_id 259 + price 9 + currency 5 + in_stock 2 = 275, 278 framed;
+#   Match             = product_id 259 + distance 5 (tag + float) + product 6045
+#                       + photo_index 2 + 8 variants 2224 = 8535, 8538 inside the response.
+# So max_k = 100 matches are ~854 KB, and a BatchSearch of 64 such queries ~54.7 MB: both
 # below the 64 MB default message limit (check_response_fits enforces it for any settings).
 _ATTRIBUTES_BYTES = (
     _string_field(MAX_PRODUCT_ID_BYTES)
@@ -59,8 +67,16 @@ _ATTRIBUTES_BYTES = (
     + _string_field(CURRENCY_LETTERS)
     + (1 + 1)
     + _string_field(MAX_IMAGE_URI_BYTES)
+    + _string_field(MAX_PRODUCT_ID_BYTES)  # group_id: an id like a product's
 )
-_MATCH_BODY_BYTES = _string_field(MAX_PRODUCT_ID_BYTES) + (1 + 4) + _string_field(_ATTRIBUTES_BYTES)
+_VARIANT_BYTES = _string_field(MAX_PRODUCT_ID_BYTES) + (1 + 8) + _string_field(CURRENCY_LETTERS) + 2
+_MATCH_BODY_BYTES = (
+    _string_field(MAX_PRODUCT_ID_BYTES)
+    + (1 + 4)
+    + _string_field(_ATTRIBUTES_BYTES)
+    + (1 + _varint_len(MAX_PHOTOS))
+    + MAX_VARIANTS * _string_field(_VARIANT_BYTES)
+)
 MAX_MATCH_BYTES = _string_field(_MATCH_BODY_BYTES)
 
 

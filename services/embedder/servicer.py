@@ -19,6 +19,7 @@ from vrs.observability.metrics.events import EventsStatus
 from vrs.rpc.convert import (
     image_from_proto,
     patch_from_proto,
+    photos_to_proto,
     product_from_proto,
     region_from_proto,
     stored_product_to_proto,
@@ -182,6 +183,7 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
         found = await self._store.get(ids)
         return embedder_pb2.GetProductsResponse(
             products=[stored_product_to_proto(found[pid].product) for pid in ids if pid in found],
+            photos=[photos_to_proto(found[pid]) for pid in ids if pid in found],
             not_found=[pid for pid in ids if pid not in found],
             invalid=_invalid_ids(invalid),
         )
@@ -227,13 +229,21 @@ def events_stats_to_proto(status: EventsStatus) -> embedder_pb2.EventsStats:
 def _upsert_item(message: embedder_pb2.ProductUpsert) -> UpsertItem:
     product = product_from_proto(message.product)
     content = message.WhichOneof("content")
-    if content == "image":
-        return UpsertItem(product, image=image_from_proto(message.image))
-    if content == "vector":
-        return UpsertItem(
-            product, vector=list(message.vector.values), vector_model_id=message.vector.model_id
+    images = ([message.image] if content == "image" else []) + list(message.images)
+    vectors = ([message.vector] if content == "vector" else []) + list(message.vectors)
+    models = {v.model_id for v in vectors}
+    if len(models) > 1:
+        raise InvalidInput(
+            f"product {product.product_id!r}: its vectors name several models "
+            f"({', '.join(sorted(repr(m) for m in models))}); one product's are one model's"
         )
-    return UpsertItem(product)
+    return UpsertItem(
+        product,
+        images=tuple(image_from_proto(i) for i in images),
+        vectors=tuple(list(v.values) for v in vectors),
+        vector_model_id=models.pop() if models else "",
+        image_uris=tuple(message.image_uris),
+    )
 
 
 def _invalid_ids(invalid: Sequence[tuple[str, str]]) -> list[common_pb2.InvalidId]:

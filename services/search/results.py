@@ -10,14 +10,19 @@ from vrs.catalog.products import Product
 from vrs.images.region import Region, RegionSource, UsedRegion
 from vrs.images.source import ImageInput
 from vrs.store.filters import ProductFilter
+from vrs.store.query import Collapse
 
 
 @dataclass(frozen=True)
 class Match:
-    """A product found, and its Euclidean distance to the query."""
+    """A product found (`product.image_uri`: the photo that matched, `photo_index` its place
+    among the product's photos), its Euclidean distance to the query, and with COLLAPSE_GROUP
+    the group's other variants that pass the filters."""
 
     product: Product
     distance: float
+    photo_index: int = 0
+    variants: tuple[Product, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,15 @@ class SearchResult:
         return json.dumps(
             {
                 "model_id": self.model_id,
-                "matches": [{"d": m.distance, "p": asdict(m.product)} for m in self.matches],
+                "matches": [
+                    {
+                        "d": m.distance,
+                        "p": asdict(m.product),
+                        "i": m.photo_index,
+                        "v": [asdict(v) for v in m.variants],
+                    }
+                    for m in self.matches
+                ],
                 "region": None
                 if region is None
                 else {**asdict(region.region), "source": region.source.value},
@@ -48,7 +61,15 @@ class SearchResult:
         data = json.loads(raw)
         region = data.get("region")
         return cls(
-            matches=tuple(Match(Product(**m["p"]), float(m["d"])) for m in data["matches"]),
+            matches=tuple(
+                Match(
+                    Product(**m["p"]),
+                    float(m["d"]),
+                    int(m.get("i", 0)),
+                    tuple(Product(**v) for v in m.get("v", ())),
+                )
+                for m in data["matches"]
+            ),
             model_id=str(data["model_id"]),
             region=None
             if region is None
@@ -117,6 +138,8 @@ class SearchOptions:
     max_distance: float | None = None
     # None: exact when the filtered set is small, else the HNSW index; True/False force one.
     exact: bool | None = None
+    # One result per product, or per variant group (with its other variants).
+    collapse: Collapse = Collapse.PRODUCT
 
 
 @dataclass(frozen=True)
@@ -139,3 +162,5 @@ class ProductQuery:
     options: SearchOptions = field(default_factory=SearchOptions)
     # The collection of this model; "": the server's.
     model_id: str = ""
+    # The product's own variants may come back (by default they do not).
+    include_variants: bool = False

@@ -38,7 +38,7 @@ from vrs.observability.metrics.search import SearchMetrics
 from vrs.settings import SearchSettings
 from vrs.store.async_store import AsyncStore
 from vrs.store.model_stores import ModelStores
-from vrs.store.query import Hit, SearchRequest
+from vrs.store.query import Collapse, Hit, SearchRequest
 
 log = logging.getLogger(__name__)
 _tracer = tracing.tracer()
@@ -115,18 +115,23 @@ class Searcher:
             options, filter=replace(options.filter, exclude_product_ids=(product_id,))
         )
         store, model_id = await self._store_for(query.model_id)
+        request = replace(
+            self._request(product_id, options), include_variants=query.include_variants
+        )
 
         async def compute() -> SearchResult:
-            # The product's vector, the size of the filtered set and the search: one hop.
+            # The product's photos, the size of the filtered set and the search: one hop.
             try:
-                hits = await self._search(store, self._request(product_id, options))
+                hits = await self._search(store, request)
             except NotFound as exc:
                 if not query.model_id:
                     raise
                 raise NotFound(f"{exc} of model {model_id!r}") from exc
             return _result(hits, model_id)
 
-        return await self._cached(f"product:{product_id}", options, model_id, compute)
+        # Only when set: the keys of default product queries stay as they were.
+        variants = "|variants" if query.include_variants else ""
+        return await self._cached(f"product:{product_id}{variants}", options, model_id, compute)
 
     def _request(self, near: Vector | str, options: SearchOptions) -> SearchRequest:
         return SearchRequest(
@@ -136,6 +141,7 @@ class Searcher:
             options.max_distance,
             options.exact,
             self._settings.hnsw_ef,
+            options.collapse,
         )
 
     async def _search(self, store: AsyncStore, request: SearchRequest) -> list[Hit]:
@@ -214,8 +220,11 @@ class Searcher:
         model_id: str,
         compute: Callable[[], Awaitable[SearchResult]],
     ) -> Answer:
-        # A forced search mode joins the identity only when set: default keys stay as they were.
+        # A forced search mode, and collapsing by group, join the identity only when set:
+        # default keys stay as they were.
         mode = "" if options.exact is None else f"|exact={options.exact}"
+        if options.collapse is not Collapse.PRODUCT:
+            mode += f"|collapse={options.collapse.value}"
         identity = (
             f"{query_key}|k={options.k}|{options.filter.cache_key()}"
             f"|max={options.max_distance!r}{mode}"
@@ -267,5 +276,14 @@ class Searcher:
 
 def _result(hits: Sequence[Hit], model_id: str) -> SearchResult:
     return SearchResult(
-        matches=tuple(Match(h.stored.product, h.distance) for h in hits), model_id=model_id
+        matches=tuple(
+            Match(
+                h.stored.product,
+                h.distance,
+                h.stored.photo_index,
+                tuple(v.product for v in h.variants),
+            )
+            for h in hits
+        ),
+        model_id=model_id,
     )

@@ -18,6 +18,7 @@ from vrs.rpc.handler_types import Context
 from vrs.rpc.status import item_error
 from vrs.store.async_store import AsyncStore
 from vrs.store.filters import ProductFilter
+from vrs.store.query import Collapse
 from vrs.v1 import search_pb2, search_pb2_grpc
 
 # A SearchResponse, or one already serialized (a cache hit).
@@ -79,14 +80,24 @@ class SearchServicer(search_pb2_grpc.SearchServiceServicer):
         return stats
 
 
+_COLLAPSES: dict[int, Collapse] = {
+    search_pb2.COLLAPSE_PRODUCT: Collapse.PRODUCT,
+    search_pb2.COLLAPSE_GROUP: Collapse.GROUP,
+}
+
+
 def _options(
     k: int | None,
     flt: search_pb2.SearchFilter,
     max_distance: float | None,
-    exact: bool | None = None,
+    exact: bool | None,
+    collapse: int,
 ) -> SearchOptions:
+    if collapse not in _COLLAPSES:
+        raise InvalidInput(f"collapse {collapse} is not COLLAPSE_PRODUCT or COLLAPSE_GROUP")
     return SearchOptions(
         exact=exact,
+        collapse=_COLLAPSES[collapse],
         k=k,
         filter=ProductFilter(
             min_price=flt.min_price if flt.HasField("min_price") else None,
@@ -120,6 +131,7 @@ def _image_query(request: search_pb2.SearchByImageRequest) -> ImageQuery:
             request.filter,
             request.max_distance if request.HasField("max_distance") else None,
             request.exact if request.HasField("exact") else None,
+            request.collapse,
         ),
         model_id=request.model_id.strip(),
         region=region_from_proto(request.region) if request.HasField("region") else None,
@@ -134,8 +146,10 @@ def _product_query(request: search_pb2.SearchByProductRequest) -> ProductQuery:
             request.filter,
             request.max_distance if request.HasField("max_distance") else None,
             request.exact if request.HasField("exact") else None,
+            request.collapse,
         ),
         model_id=request.model_id.strip(),
+        include_variants=request.include_variants,
     )
 
 

@@ -8,6 +8,8 @@ from vrs.rpc.convert import (
     stored_product_to_proto,
     used_region_from_proto,
     used_region_to_proto,
+    variant_from_proto,
+    variant_to_proto,
 )
 from vrs.v1 import search_pb2
 
@@ -19,6 +21,8 @@ def response(result: SearchResult) -> search_pb2.SearchResponse:
                 product_id=m.product.product_id,
                 distance=m.distance,
                 product=stored_product_to_proto(m.product),
+                photo_index=m.photo_index,
+                variants=[variant_to_proto(v) for v in m.variants],
             )
             for m in result.matches
         ],
@@ -30,7 +34,15 @@ def response(result: SearchResult) -> search_pb2.SearchResponse:
 
 def result(message: search_pb2.SearchResponse) -> SearchResult:
     return SearchResult(
-        matches=tuple(Match(product_from_proto(m.product), m.distance) for m in message.matches),
+        matches=tuple(
+            Match(
+                product_from_proto(m.product),
+                m.distance,
+                m.photo_index,
+                tuple(variant_from_proto(v) for v in m.variants),
+            )
+            for m in message.matches
+        ),
         model_id=message.model_id,
         from_cache=message.from_cache,
         region=used_region_from_proto(message.region),

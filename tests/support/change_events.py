@@ -33,7 +33,7 @@ def _pending(position: int, change: Upsert | Update | Delete) -> PendingChange:
 def upsert_at(position: int, price: float, photo_seed: int = 0) -> PendingChange:
     """The full product as stream entry `position` sets it: titled after its position."""
     product = Product(PRODUCT_ID, title=f"upsert {position}", category=CATEGORY, price=price)
-    return _pending(position, Upsert(product, ImageInput(data=photo(photo_seed))))
+    return _pending(position, Upsert(product, (ImageInput(data=photo(photo_seed)),)))
 
 
 def update_at(

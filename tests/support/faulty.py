@@ -9,11 +9,13 @@ from typing import Any
 
 from qdrant_client import QdrantClient
 
+from services.embedder.embedding.embedder import QueryVector
 from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.factories import FetcherOwningEmbedder
 from tests.support.search_env import Vrs, running_vrs
 from vrs.catalog.vectors import Vector
 from vrs.errors import Overloaded
+from vrs.images.region import Region
 from vrs.images.source import ImageFetcher
 from vrs.settings import ImageSettings, ModelSettings, StoreSettings
 from vrs.store.qdrant_server_store import QdrantServerStore
@@ -24,12 +26,18 @@ BUG_SECRET = "hunter2-in-a-traceback"
 
 
 class BuggyEmbedder(FetcherOwningEmbedder):
-    """The real embedder, except that BUG_TRIGGER raises an unexpected RuntimeError."""
+    """The real embedder, except that BUG_TRIGGER raises an unexpected RuntimeError (for
+    catalog photos and query photos alike)."""
 
     async def embed(self, data: bytes) -> Vector:
         if data == BUG_TRIGGER:
             raise RuntimeError(f"injected bug ({BUG_SECRET})")
         return await super().embed(data)
+
+    async def embed_query(self, data: bytes, region: Region | None = None) -> QueryVector:
+        if data == BUG_TRIGGER:
+            raise RuntimeError(f"injected bug ({BUG_SECRET})")
+        return await super().embed_query(data, region)
 
 
 def buggy_embedder(engine: InferenceEngine, images: ImageSettings | None = None) -> BuggyEmbedder:

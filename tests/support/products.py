@@ -39,6 +39,7 @@ def largest_product(n: int) -> Product:
         currency="EUR",
         in_stock=False,
         image_uri=wide_text(MAX_IMAGE_URI_BYTES, "https://img.example.com/"),
+        group_id=wide_text(MAX_PRODUCT_ID_BYTES, f"g{n:05d}"),
     )
 
 

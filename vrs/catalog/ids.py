@@ -34,30 +34,38 @@ _REFUSED_IN_IDS = {
 
 
 def point_id(product_id: str) -> str:
+    """The point of a product stored as one photo before products had several (legacy)."""
     return str(uuid.uuid5(_POINT_NAMESPACE, product_id))
 
 
-def normalize_product_id(raw: str) -> str:
+def photo_point_id(product_id: str, photo_key: str) -> str:
+    """The point of one photo of a product: from the product and the photo's content, so
+    re-sending the same photo rewrites its point and never duplicates it."""
+    return str(uuid.uuid5(_POINT_NAMESPACE, f"{product_id}\x1f{photo_key}"))
+
+
+def normalize_product_id(raw: str, what: str = "product_id") -> str:
     """The one form of a product id every entry point uses; InvalidProduct naming the problem.
 
     NFC, surrounding Unicode White_Space stripped; refused when empty, longer than
     MAX_PRODUCT_ID_BYTES in UTF-8, or containing a character of a _REFUSED_IN_IDS category.
+    `what` names the id in messages (a group id follows the same rules).
     """
     pid = unicodedata.normalize("NFC", raw).strip(_WHITE_SPACE)
     if not pid:
-        raise InvalidProduct("product_id is missing")
+        raise InvalidProduct(f"{what} is missing")
     for position, char in enumerate(pid):
         kind = _REFUSED_IN_IDS.get(unicodedata.category(char))
         if kind is not None:
             name = unicodedata.name(char, "")
             raise InvalidProduct(
-                f"product_id {shown(pid)} contains U+{ord(char):04X}{' ' + name if name else ''}"
-                f" at position {position}, {kind}: not allowed in product ids"
+                f"{what} {shown(pid)} contains U+{ord(char):04X}{' ' + name if name else ''}"
+                f" at position {position}, {kind}: not allowed in ids"
             )
     size = len(pid.encode())
     if size > MAX_PRODUCT_ID_BYTES:
         raise InvalidProduct(
-            f"product_id {shown(pid)} is {size} bytes in UTF-8, at most {MAX_PRODUCT_ID_BYTES}"
+            f"{what} {shown(pid)} is {size} bytes in UTF-8, at most {MAX_PRODUCT_ID_BYTES}"
         )
     return pid
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from google.protobuf import json_format
 
 from vrs.catalog.ids import normalize_product_id
-from vrs.catalog.products import Product, ProductPatch
+from vrs.catalog.products import Product, ProductPatch, check_photos
 from vrs.errors import InvalidInput
 from vrs.images.source import ImageInput
 from vrs.rpc.convert import image_from_proto, patch_from_proto, product_from_proto
@@ -27,10 +27,10 @@ class MalformedEvent(InvalidInput):
 
 @dataclass(frozen=True)
 class Upsert:
-    """A parsed UPSERT event: the product and its photo."""
+    """A parsed UPSERT event: the product and its photos, in order."""
 
     product: Product
-    image: ImageInput
+    images: tuple[ImageInput, ...]
 
 
 @dataclass(frozen=True)
@@ -86,10 +86,16 @@ def to_change(event: events_pb2.CatalogEvent) -> Change:
     if event.kind == Kind.UPSERT:
         if event.product.product_id and normalize_product_id(event.product.product_id) != pid:
             raise MalformedEvent(f"product.product_id {event.product.product_id!r} != {pid!r}")
-        if not event.HasField("image"):
+        if event.HasField("image") and event.images:
+            raise MalformedEvent(f"upsert of {pid!r} sets both image and images: one of them")
+        sources = [event.image] if event.HasField("image") else list(event.images)
+        if not sources:
             raise MalformedEvent(f"upsert of {pid!r} has no image")
         product = replace(product_from_proto(event.product), product_id=pid).validated()
-        return Upsert(product, image_from_proto(event.image))
+        images = tuple(image_from_proto(source) for source in sources)
+        uris = [image.uri or "" for image in images]
+        check_photos(pid, uris, len(images))
+        return Upsert(product, images)
     if event.kind == Kind.UPDATE:
         if event.patch.product_id and normalize_product_id(event.patch.product_id) != pid:
             raise MalformedEvent(f"patch.product_id {event.patch.product_id!r} != {pid!r}")

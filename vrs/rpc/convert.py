@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from vrs.catalog.products import Product, ProductPatch
+from vrs.catalog.products import Product, ProductPatch, StoredProduct
 from vrs.errors import InvalidImage
 from vrs.images.region import Region, RegionSource, UsedRegion
 from vrs.images.source import ImageInput
-from vrs.v1 import common_pb2, embedder_pb2
+from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 
 def image_from_proto(source: common_pb2.ImageSource) -> ImageInput:
@@ -34,6 +34,7 @@ def product_from_proto(message: common_pb2.ProductAttributes) -> Product:
         currency=message.currency,
         in_stock=message.in_stock if message.HasField("in_stock") else True,
         image_uri=message.image_uri,
+        group_id=message.group_id,
     )
 
 
@@ -46,6 +47,7 @@ def product_to_proto(product: Product) -> common_pb2.ProductAttributes:
         currency=product.currency,
         in_stock=product.in_stock,
         image_uri=product.image_uri,
+        group_id=product.group_id,
     )
     if product.price is not None:
         message.price = product.price
@@ -58,6 +60,46 @@ def stored_product_to_proto(product: Product) -> common_pb2.ProductAttributes:
     return product_to_proto(product.within_limits())
 
 
+def variant_to_proto(product: Product) -> search_pb2.Variant:
+    """A variant as a match carries it: its id, price and stock (its photo: GetProducts)."""
+    message = search_pb2.Variant(
+        product_id=product.product_id,
+        currency=product.currency,
+        in_stock=product.in_stock,
+    )
+    if product.price is not None:
+        message.price = product.price
+    return message
+
+
+def variant_from_proto(message: search_pb2.Variant) -> Product:
+    return Product(
+        product_id=message.product_id,
+        price=message.price if message.HasField("price") else None,
+        currency=message.currency,
+        in_stock=message.in_stock,
+    )
+
+
+def photos_to_proto(stored: StoredProduct) -> embedder_pb2.ProductPhotos:
+    """A stored product's photos, in order (an over-long URI of an old row left out)."""
+    return embedder_pb2.ProductPhotos(
+        product_id=stored.product.product_id,
+        photos=[
+            common_pb2.Photo(
+                image_uri=Product("", image_uri=p.image_uri).within_limits().image_uri,
+                image_sha256=p.image_sha256,
+            )
+            for p in stored.photos
+        ],
+    )
+
+
+def photos_from_proto(message: embedder_pb2.ProductPhotos) -> list[str]:
+    """The photos' URIs, in order ("" for a photo sent as bytes without one)."""
+    return [p.image_uri for p in message.photos]
+
+
 def patch_from_proto(message: embedder_pb2.ProductPatch) -> ProductPatch:
     has = message.HasField
     return ProductPatch(
@@ -68,6 +110,7 @@ def patch_from_proto(message: embedder_pb2.ProductPatch) -> ProductPatch:
         price=message.price if has("price") else None,
         currency=message.currency if has("currency") else None,
         in_stock=message.in_stock if has("in_stock") else None,
+        group_id=message.group_id if has("group_id") else None,
     )
 
 

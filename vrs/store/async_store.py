@@ -6,15 +6,17 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TypeVar
 
 from vrs.catalog.products import StoredProduct
 from vrs.errors import NotFound, Unavailable
+from vrs.limits import MAX_VARIANTS
 from vrs.observability.metrics.store import StoreMetrics
 from vrs.store.base import StoreInfo, VectorStore
 from vrs.store.filters import ProductFilter
 from vrs.store.qdrant_errors import CONNECTION_ERRORS, failure_detail
-from vrs.store.query import SearchOutcome, SearchRequest
+from vrs.store.query import Collapse, Hit, SearchOutcome, SearchRequest
 
 T = TypeVar("T")
 
@@ -58,11 +60,15 @@ class AsyncStore:
         return await self._run("dimension", lambda: self._store.dimension, self._timeout_s)
 
     async def upsert(self, items: Sequence[StoredProduct]) -> None:
-        """Write points; each item's vector must be set."""
+        """Write each item's photos as points; every photo's vector must be set."""
         await self._write("upsert", lambda: self._store.upsert(items))
 
+    async def delete_points(self, point_ids: Sequence[str]) -> None:
+        """Remove these photos' points (photos a product no longer lists)."""
+        await self._write("delete_points", lambda: self._store.delete_points(point_ids))
+
     async def set_attributes(self, items: Sequence[StoredProduct]) -> None:
-        """Rewrite payloads of existing points, leaving their vectors alone."""
+        """Rewrite the attributes on every photo of each item, leaving their vectors alone."""
         await self._write("set_attributes", lambda: self._store.set_attributes(items))
 
     async def get(
@@ -77,28 +83,61 @@ class AsyncStore:
         await self._write("delete", lambda: self._store.delete(product_ids))
 
     async def search(self, request: SearchRequest, exact_threshold: int) -> SearchOutcome:
-        """The request's nearest products and whether the search was exact; NotFound when it
-        is near a product that is not stored (or has no vector).
+        """The request's nearest products (or groups, with their variants) and whether the
+        search was exact; NotFound when it is near a product that is not stored.
 
-        Reading the product's vector, counting the filtered set and searching run in one call
-        to the pool (one hop, one deadline). `request.exact` None: exact when at most
-        `exact_threshold` products pass the filter (HNSW loses recall when a filter leaves few
-        candidates; an exact scan of a small filtered set is correct and cheap).
+        Reading the product's photos, counting the filtered set, searching and looking the
+        variants up run in one call to the pool (one hop, one deadline). `request.exact` None:
+        exact when at most `exact_threshold` photos pass the filter (HNSW loses recall when a
+        filter leaves few candidates; an exact scan of a small filtered set is correct and
+        cheap).
         """
 
         def run() -> SearchOutcome:
-            near = request.near
-            if isinstance(near, str):
-                stored = self._store.get([near], with_vectors=True).get(near)
-                if stored is None or stored.vector is None:
-                    raise NotFound(f"product {near!r} is not in the catalog")
-                near = stored.vector
+            resolved = self._resolved(request)
             exact = request.exact
             if exact is None:
-                exact = self._store.count(request.filter) <= exact_threshold
-            return SearchOutcome(self._store.search(request.resolved(near, exact)), exact)
+                exact = self._store.count(resolved.filter) <= exact_threshold
+            hits = self._store.search(resolved.resolved(resolved.vectors, exact))
+            if request.collapse is Collapse.GROUP:
+                hits = self._with_variants(hits, resolved)
+            return SearchOutcome(hits, exact)
 
         return await self._run("search", run, self._timeout_s)
+
+    def _resolved(self, request: SearchRequest) -> SearchRequest:
+        """`request` near vectors: a product's photos (without its variants unless asked)."""
+        near = request.near
+        if not isinstance(near, str):
+            return request
+        stored = self._store.get([near], with_vectors=True).get(near)
+        vectors = (
+            () if stored is None else tuple(p.vector for p in stored.photos if p.vector is not None)
+        )
+        if stored is None or not vectors:
+            raise NotFound(f"product {near!r} is not in the catalog")
+        flt = request.filter
+        if stored.product.group_id and not request.include_variants:
+            flt = replace(
+                flt, exclude_group_keys=(*flt.exclude_group_keys, stored.product.group_key)
+            )
+        return replace(request, filter=flt).resolved(vectors, bool(request.exact))
+
+    def _with_variants(self, hits: list[Hit], request: SearchRequest) -> list[Hit]:
+        """Each group's hit with the group's other products that pass the same filter."""
+        keys = [h.stored.product.group_key for h in hits if h.stored.product.group_id]
+        found = self._store.variants(request.vector, keys, request.filter, MAX_VARIANTS + 1)
+        return [
+            replace(
+                hit,
+                variants=tuple(
+                    v.stored
+                    for v in found.get(hit.stored.product.group_key, [])
+                    if v.stored.product.product_id != hit.stored.product.product_id
+                )[:MAX_VARIANTS],
+            )
+            for hit in hits
+        ]
 
     async def count(self, flt: ProductFilter) -> int:
         return await self._run("count", lambda: self._store.count(flt), self._timeout_s)

@@ -37,7 +37,8 @@ class StoreInfo:
 
 
 class VectorStore(Protocol):
-    """A collection of product vectors under Euclidean distance, for one model.
+    """A collection of product vectors under Euclidean distance, for one model: one point per
+    photo of a product, each carrying the product's attributes.
 
     Methods block; async code goes through vrs.store.async_store.AsyncStore, whose methods are
     these, awaitable, run off the event loop with a deadline each.
@@ -50,22 +51,37 @@ class VectorStore(Protocol):
     def dimension(self) -> int: ...
 
     def upsert(self, items: Sequence[StoredProduct]) -> None:
-        """Write points; each item's vector must be set."""
+        """Write each item's photos as points; every photo's vector must be set. Photos the
+        product had before and does not list are left: delete_points removes them."""
+
+    def delete_points(self, point_ids: Sequence[str]) -> None:
+        """Remove these photos' points (StoredPhoto.point_id)."""
 
     def set_attributes(self, items: Sequence[StoredProduct]) -> None:
-        """Rewrite payloads of existing points, leaving their vectors alone."""
+        """Rewrite the product attributes on every photo of each item, leaving the photos'
+        own fields and vectors alone."""
 
     def get(
         self, product_ids: Sequence[str], with_vectors: bool = False
     ) -> dict[str, StoredProduct]:
-        """The stored products among `product_ids`, by id; unknown ids are absent."""
+        """The stored products among `product_ids`, by id, with all their photos in order;
+        unknown ids are absent."""
         ...
 
-    def delete(self, product_ids: Sequence[str]) -> None: ...
+    def delete(self, product_ids: Sequence[str]) -> None:
+        """Remove every photo of these products."""
 
     def search(self, request: SearchRequest) -> list[Hit]:
-        """The request's k nearest products by ascending distance; its `near` is a vector
+        """The request's k nearest distinct products (or variant groups) by ascending
+        distance, each with its best-matching photo; its `near` is one or more vectors
         (resolved: see AsyncStore.search), its `exact` None means the index."""
+        ...
+
+    def variants(
+        self, near: Vector, group_keys: Sequence[str], flt: ProductFilter, per_group: int
+    ) -> dict[str, list[Hit]]:
+        """For each variant group, its products that pass `flt` (their first photos), nearest
+        `near` first, at most `per_group`."""
         ...
 
     def count(self, flt: ProductFilter) -> int: ...
@@ -103,11 +119,17 @@ def check_model_id(model_id: str) -> str:
     return model_id
 
 
-def check_write(store: VectorStore, item: StoredProduct) -> Vector:
-    """The item's vector, after checking it belongs in this store."""
+def checked_points(
+    store: VectorStore, item: StoredProduct
+) -> list[tuple[str, Vector, dict[str, object]]]:
+    """The item's points (id, vector, payload), after checking they belong in this store."""
+    pid = item.product.product_id
     if item.model_id != store.model_id:
         raise ModelMismatch(
-            f"product {item.product.product_id!r}: vector of model {item.model_id!r} cannot go "
-            f"into the collection of model {store.model_id!r}"
+            f"product {pid!r}: vector of model {item.model_id!r} cannot go into the collection "
+            f"of model {store.model_id!r}"
         )
-    return checked_vector(item.vector, store.dimension, f"vector of {item.product.product_id!r}")
+    return [
+        (point, checked_vector(vector, store.dimension, f"vector of {pid!r}"), payload)
+        for point, vector, payload in item.points()
+    ]

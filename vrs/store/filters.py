@@ -7,12 +7,20 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from vrs.catalog.ids import point_id
 from vrs.errors import InvalidInput
 from vrs.limits import MAX_FILTER_VALUES
 
-# Payload fields with an index, and the index type each gets.
-INDEXED_FIELDS = {"price": "float", "category": "keyword", "brand": "keyword", "in_stock": "bool"}
+# Payload fields with an index, and the index type each gets: the filters', and the fields a
+# product's photos (product_id) and a variant group's products (group_key) are found by.
+INDEXED_FIELDS = {
+    "price": "float",
+    "category": "keyword",
+    "brand": "keyword",
+    "in_stock": "bool",
+    "product_id": "keyword",
+    "group_key": "keyword",
+    "photo_index": "integer",
+}
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,12 @@ class ProductFilter:
     brands: tuple[str, ...] = ()
     in_stock_only: bool = False
     exclude_product_ids: tuple[str, ...] = ()
+    # Variant groups (Product.group_key) left out: more like this, without its own variants.
+    exclude_group_keys: tuple[str, ...] = ()
+    # Only these groups' products (looking up a group's variants), and only first photos (one
+    # point per product).
+    group_keys: tuple[str, ...] = ()
+    first_photos: bool = False
 
     def validated(self) -> ProductFilter:
         for name in ("categories", "brands", "exclude_product_ids"):
@@ -52,6 +66,9 @@ class ProductFilter:
             brands=tuple(sorted({b for b in self.brands if b})),
             in_stock_only=self.in_stock_only,
             exclude_product_ids=tuple(sorted(set(self.exclude_product_ids))),
+            exclude_group_keys=tuple(sorted(set(self.exclude_group_keys))),
+            group_keys=tuple(sorted(set(self.group_keys))),
+            first_photos=self.first_photos,
         )
 
     @property
@@ -69,6 +86,8 @@ class ProductFilter:
                 f"stock={int(self.in_stock_only)}",
                 "not=" + ",".join(self.exclude_product_ids),
             ]
+            # Only when set: the keys of filters without them stay as they were.
+            + (["notgroup=" + ",".join(self.exclude_group_keys)] if self.exclude_group_keys else [])
         )
 
     def to_qdrant(self, dialect: SimpleNamespace) -> Any | None:
@@ -95,10 +114,30 @@ class ProductFilter:
             )
         if self.in_stock_only:
             must.append(dialect.in_stock())
+        if self.group_keys:
+            must.append(
+                dialect.FieldCondition(
+                    key="group_key", match=dialect.MatchAny(any=list(self.group_keys))
+                )
+            )
         must_not: list[Any] = []
         if self.exclude_product_ids:
-            ids = [point_id(pid) for pid in self.exclude_product_ids]
-            must_not.append(dialect.has_ids(ids))
+            must_not.append(
+                dialect.FieldCondition(
+                    key="product_id", match=dialect.MatchAny(any=list(self.exclude_product_ids))
+                )
+            )
+        if self.exclude_group_keys:
+            must_not.append(
+                dialect.FieldCondition(
+                    key="group_key", match=dialect.MatchAny(any=list(self.exclude_group_keys))
+                )
+            )
+        if self.first_photos:
+            # Points without an index (written before products had several photos) are first.
+            must_not.append(
+                dialect.FieldCondition(key="photo_index", range=dialect.Range(gte=1, lte=None))
+            )
         if not must and not must_not:
             return None
         return dialect.Filter(must=must or None, must_not=must_not or None)

@@ -6,18 +6,20 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import qdrant_edge as qe
 
-from vrs.catalog.ids import point_id
-from vrs.catalog.products import StoredProduct
+from vrs.catalog.products import StoredProduct, aggregated
 from vrs.catalog.vectors import Vector
 from vrs.errors import ConfigurationError
+from vrs.limits import MAX_PHOTOS
 from vrs.settings import StoreSettings
-from vrs.store.base import StoreInfo, check_write, collection_name
+from vrs.store.base import StoreInfo, checked_points, collection_name
+from vrs.store.distinct import distinct_nearest
 from vrs.store.filters import INDEXED_FIELDS, ProductFilter
 from vrs.store.query import Hit, SearchRequest
 
@@ -28,7 +30,6 @@ _DIALECT = SimpleNamespace(
     FieldCondition=qe.FieldCondition,
     Range=qe.RangeFloat,
     MatchAny=qe.MatchAny,
-    has_ids=lambda ids: qe.HasIdCondition(point_ids=set(ids)),
     in_stock=lambda: qe.FieldCondition(key=_IN_STOCK_FLAG, match=qe.MatchValue(1)),
 )
 # qdrant-edge-py 0.9.0 turns MatchValue(True) into the integer 1, which never matches a bool
@@ -116,8 +117,9 @@ class QdrantEdgeStore:
 
     def upsert(self, items: Sequence[StoredProduct]) -> None:
         points = [
-            qe.Point(point_id(i.product.product_id), check_write(self, i).tolist(), _payload(i))
-            for i in items
+            qe.Point(point, vector.tolist(), _with_flag(payload))
+            for item in items
+            for point, vector, payload in checked_points(self, item)
         ]
         if not points:
             return
@@ -128,12 +130,19 @@ class QdrantEdgeStore:
             if threshold and self._writes_since_optimize >= threshold:
                 self._optimize_locked()
 
+    def delete_points(self, point_ids: Sequence[str]) -> None:
+        if point_ids:
+            with self._write_lock:
+                self._shard.update(qe.UpdateOperation.delete_points(list(point_ids)))
+
     def set_attributes(self, items: Sequence[StoredProduct]) -> None:
         with self._write_lock:
             for item in items:
+                # Merged into each photo's payload: the photo's own fields stay.
                 self._shard.update(
-                    qe.UpdateOperation.overwrite_payload(
-                        [point_id(item.product.product_id)], _payload(item)
+                    qe.UpdateOperation.set_payload_by_filter(
+                        _of_products([item.product.product_id]),
+                        _with_flag(item.attributes_payload()),
                     )
                 )
 
@@ -142,28 +151,70 @@ class QdrantEdgeStore:
     ) -> dict[str, StoredProduct]:
         if not product_ids:
             return {}
-        records = self._shard.retrieve(
-            [point_id(pid) for pid in product_ids], with_payload=True, with_vector=with_vectors
-        )
-        found = {}
-        for record in records:
-            vector = _as_vector(record.vector) if with_vectors else None
-            stored = StoredProduct.from_payload(record.payload or {}, vector)
-            found[stored.product.product_id] = stored
-        return found
+        points: dict[str, list[StoredProduct]] = {}
+        offset = None
+        while True:
+            records, offset = self._shard.scroll(
+                qe.ScrollRequest(
+                    offset=offset,
+                    limit=len(product_ids) * MAX_PHOTOS + 1,
+                    filter=_of_products(product_ids),
+                    with_payload=True,
+                    with_vector=with_vectors,
+                )
+            )
+            for record in records:
+                vector = _as_vector(record.vector) if with_vectors else None
+                stored = StoredProduct.from_payload(record.payload or {}, vector, str(record.id))
+                points.setdefault(stored.product.product_id, []).append(stored)
+            if offset is None:
+                return {pid: aggregated(photos) for pid, photos in points.items()}
 
     def delete(self, product_ids: Sequence[str]) -> None:
         if product_ids:
             with self._write_lock:
                 self._shard.update(
-                    qe.UpdateOperation.delete_points([point_id(pid) for pid in product_ids])
+                    qe.UpdateOperation.delete_points_by_filter(_of_products(product_ids))
                 )
 
     def search(self, request: SearchRequest) -> list[Hit]:
-        query = qe.QueryRequest(
-            limit=request.k,
-            query=qe.Query.Nearest(np.asarray(request.vector, dtype=np.float32).tolist()),
-            filter=request.filter.to_qdrant(_DIALECT),
+        flt = request.filter.to_qdrant(_DIALECT)
+
+        def nearest(limit: int) -> list[list[Hit]]:
+            batch = qe.QueryBatchRequest(
+                [self._query(vector, limit, flt, request) for vector in request.vectors]
+            )
+            return [_hits(points) for points in self._shard.query_batch(batch)]
+
+        return distinct_nearest(nearest, request.k, request.collapse)
+
+    def variants(
+        self, near: Vector, group_keys: Sequence[str], flt: ProductFilter, per_group: int
+    ) -> dict[str, list[Hit]]:
+        # One query per group: Qdrant Edge has no grouping call, and a group's own query keeps
+        # a large group from crowding out the others.
+        batch = qe.QueryBatchRequest(
+            [
+                qe.QueryRequest(
+                    limit=per_group,
+                    query=qe.Query.Nearest(np.asarray(near, dtype=np.float32).tolist()),
+                    filter=replace(flt, group_keys=(key,), first_photos=True).to_qdrant(_DIALECT),
+                    with_payload=True,
+                    params=qe.SearchParams(exact=True),
+                )
+                for key in group_keys
+            ]
+        )
+        answers = self._shard.query_batch(batch) if group_keys else []
+        return {key: _hits(points) for key, points in zip(group_keys, answers, strict=True)}
+
+    def _query(
+        self, vector: Vector, limit: int, flt: qe.Filter | None, request: SearchRequest
+    ) -> qe.QueryRequest:
+        return qe.QueryRequest(
+            limit=limit,
+            query=qe.Query.Nearest(np.asarray(vector, dtype=np.float32).tolist()),
+            filter=flt,
             score_threshold=request.max_distance,
             with_payload=True,
             params=qe.SearchParams(
@@ -172,10 +223,6 @@ class QdrantEdgeStore:
                 quantization=_quantization_params(self._settings),
             ),
         )
-        return [
-            Hit(StoredProduct.from_payload(p.payload or {}), float(p.score))
-            for p in self._shard.query(query)
-        ]
 
     def count(self, flt: ProductFilter) -> int:
         return int(self._shard.count(qe.CountRequest(filter=flt.to_qdrant(_DIALECT), exact=True)))
@@ -232,8 +279,22 @@ def _quantization_params(settings: StoreSettings) -> qe.QuantizationSearchParams
     )
 
 
-def _payload(item: StoredProduct) -> dict[str, object]:
-    return {**item.to_payload(), _IN_STOCK_FLAG: int(item.product.in_stock)}
+def _with_flag(payload: dict[str, object]) -> dict[str, object]:
+    return {**payload, _IN_STOCK_FLAG: int(bool(payload.get("in_stock", True)))}
+
+
+def _of_products(product_ids: Sequence[str]) -> qe.Filter:
+    """Every photo of these products."""
+    return qe.Filter(
+        must=[qe.FieldCondition(key="product_id", match=qe.MatchAny(any=list(product_ids)))]
+    )
+
+
+def _hits(points: Sequence[qe.ScoredPoint]) -> list[Hit]:
+    return [
+        Hit(StoredProduct.from_payload(p.payload or {}, point_id=str(p.id)), float(p.score))
+        for p in points
+    ]
 
 
 def _as_vector(raw: object) -> Vector | None:

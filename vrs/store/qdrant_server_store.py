@@ -10,6 +10,7 @@ import logging
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,11 +18,13 @@ import numpy as np
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
-from vrs.catalog.ids import point_id
-from vrs.catalog.products import StoredProduct
+from vrs.catalog.products import StoredProduct, aggregated
+from vrs.catalog.vectors import Vector
 from vrs.errors import ConfigurationError, ModelMismatch, VrsError
+from vrs.limits import MAX_PHOTOS
 from vrs.settings import StoreSettings
-from vrs.store.base import StoreInfo, check_write, collection_name, model_id_of
+from vrs.store.base import StoreInfo, checked_points, collection_name, model_id_of
+from vrs.store.distinct import nearest_distance
 from vrs.store.filters import INDEXED_FIELDS, ProductFilter
 from vrs.store.qdrant_connection import new_client
 from vrs.store.qdrant_errors import endpoint, qdrant_errors
@@ -34,13 +37,13 @@ _DIALECT = SimpleNamespace(
     FieldCondition=qm.FieldCondition,
     Range=qm.Range,
     MatchAny=qm.MatchAny,
-    has_ids=lambda ids: qm.HasIdCondition(has_id=list(ids)),
     in_stock=lambda: qm.FieldCondition(key="in_stock", match=qm.MatchValue(value=True)),
 )
 _SCHEMA = {
     "float": qm.PayloadSchemaType.FLOAT,
     "keyword": qm.PayloadSchemaType.KEYWORD,
     "bool": qm.PayloadSchemaType.BOOL,
+    "integer": qm.PayloadSchemaType.INTEGER,
 }
 # Local mode has no payload indexes and always searches exactly; it says so on every call.
 warnings.filterwarnings(
@@ -184,70 +187,133 @@ class QdrantServerStore:
 
     def upsert(self, items: Sequence[StoredProduct]) -> None:
         points = [
-            qm.PointStruct(
-                id=point_id(i.product.product_id),
-                vector=check_write(self, i).tolist(),
-                payload=i.to_payload(),
-            )
-            for i in items
+            qm.PointStruct(id=point, vector=vector.tolist(), payload=payload)
+            for item in items
+            for point, vector, payload in checked_points(self, item)
         ]
         if points:
             self._client.upsert(self.collection, points, wait=True, timeout=self._timeout)
 
-    def set_attributes(self, items: Sequence[StoredProduct]) -> None:
-        for item in items:
-            self._client.overwrite_payload(
+    def delete_points(self, point_ids: Sequence[str]) -> None:
+        if point_ids:
+            self._client.delete(
                 self.collection,
-                payload=item.to_payload(),
-                points=[point_id(item.product.product_id)],
+                points_selector=qm.PointIdsList(points=list(point_ids)),
                 wait=True,
+                timeout=self._timeout,
             )
+
+    def set_attributes(self, items: Sequence[StoredProduct]) -> None:
+        if not items:
+            return
+        # One request for the batch; merged into each photo's payload (its own fields stay).
+        self._client.batch_update_points(
+            self.collection,
+            update_operations=[
+                qm.SetPayloadOperation(
+                    set_payload=qm.SetPayload(
+                        payload=item.attributes_payload(),
+                        filter=_of_products([item.product.product_id]),
+                    )
+                )
+                for item in items
+            ],
+            wait=True,
+        )
 
     def get(
         self, product_ids: Sequence[str], with_vectors: bool = False
     ) -> dict[str, StoredProduct]:
         if not product_ids:
             return {}
-        records = self._client.retrieve(
-            self.collection,
-            ids=[point_id(pid) for pid in product_ids],
-            with_payload=True,
-            with_vectors=with_vectors,
-            timeout=self._timeout,
-        )
-        found = {}
-        for record in records:
-            raw = record.vector if with_vectors else None
-            vector = None if raw is None else np.asarray(raw, dtype=np.float32)
-            stored = StoredProduct.from_payload(record.payload or {}, vector)
-            found[stored.product.product_id] = stored
-        return found
+        points: dict[str, list[StoredProduct]] = {}
+        offset: Any = None
+        while True:
+            records, offset = self._client.scroll(
+                self.collection,
+                scroll_filter=_of_products(product_ids),
+                limit=len(product_ids) * MAX_PHOTOS + 1,
+                offset=offset,
+                with_payload=True,
+                with_vectors=with_vectors,
+                timeout=self._timeout,
+            )
+            for record in records:
+                raw = record.vector if with_vectors else None
+                vector = None if raw is None else np.asarray(raw, dtype=np.float32)
+                stored = StoredProduct.from_payload(record.payload or {}, vector, str(record.id))
+                points.setdefault(stored.product.product_id, []).append(stored)
+            if offset is None:
+                return {pid: aggregated(photos) for pid, photos in points.items()}
 
     def delete(self, product_ids: Sequence[str]) -> None:
         if product_ids:
             self._client.delete(
                 self.collection,
-                points_selector=qm.PointIdsList(points=[point_id(p) for p in product_ids]),
+                points_selector=qm.FilterSelector(filter=_of_products(product_ids)),
                 wait=True,
+                timeout=self._timeout,
             )
 
     def search(self, request: SearchRequest) -> list[Hit]:
-        response = self._client.query_points(
+        vectors = request.vectors
+        several = len(vectors) > 1
+        query: Any = (
+            qm.RecommendQuery(
+                recommend=qm.RecommendInput(
+                    positive=[_floats(v) for v in vectors],
+                    strategy=qm.RecommendStrategy.BEST_SCORE,
+                )
+            )
+            if several
+            else _floats(vectors[0])
+        )
+        # The engine's grouping: one hit per product (or variant group), its best photo.
+        groups = self._client.query_points_groups(
             self.collection,
-            query=np.asarray(request.vector, dtype=np.float32).tolist(),
+            query=query,
+            group_by=request.collapse.key,
             limit=request.k,
+            group_size=1,
             query_filter=request.filter.to_qdrant(_DIALECT),
-            score_threshold=request.max_distance,
+            # A recommendation's scores are not distances: its threshold applies below.
+            score_threshold=None if several else request.max_distance,
             search_params=qm.SearchParams(
                 hnsw_ef=request.hnsw_ef, exact=bool(request.exact), quantization=self._quantization
             ),
             with_payload=True,
+            with_vectors=several,
             timeout=self._timeout,
+        ).groups
+        best = [group.hits[0] for group in groups if group.hits]
+        if not several:
+            return [_hit(p, float(p.score)) for p in best]
+        # The distance of a product to several photos is to the nearest of them.
+        hits = [_hit(p, nearest_distance(_vector(p.vector), vectors)) for p in best]
+        limit = request.max_distance
+        return sorted(
+            (h for h in hits if limit is None or h.distance <= limit), key=lambda h: h.distance
         )
-        return [
-            Hit(StoredProduct.from_payload(p.payload or {}), float(p.score))
-            for p in response.points
-        ]
+
+    def variants(
+        self, near: Vector, group_keys: Sequence[str], flt: ProductFilter, per_group: int
+    ) -> dict[str, list[Hit]]:
+        if not group_keys:
+            return {}
+        groups = self._client.query_points_groups(
+            self.collection,
+            query=_floats(near),
+            group_by="group_key",
+            limit=len(group_keys),
+            group_size=per_group,
+            query_filter=replace(flt, group_keys=tuple(group_keys), first_photos=True).to_qdrant(
+                _DIALECT
+            ),
+            search_params=qm.SearchParams(exact=True),
+            with_payload=True,
+            timeout=self._timeout,
+        ).groups
+        return {str(g.id): [_hit(p, float(p.score)) for p in g.hits] for g in groups}
 
     def count(self, flt: ProductFilter) -> int:
         result = self._client.count(
@@ -277,6 +343,27 @@ class QdrantServerStore:
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
+
+
+def _of_products(product_ids: Sequence[str]) -> qm.Filter:
+    """Every photo of these products."""
+    return qm.Filter(
+        must=[qm.FieldCondition(key="product_id", match=qm.MatchAny(any=list(product_ids)))]
+    )
+
+
+def _floats(vector: Vector) -> list[float]:
+    return np.asarray(vector, dtype=np.float32).tolist()  # type: ignore[no-any-return]
+
+
+def _vector(raw: Any) -> Vector:
+    if isinstance(raw, dict):
+        raw = raw.get("")
+    return np.asarray(raw, dtype=np.float32)
+
+
+def _hit(point: qm.ScoredPoint, distance: float) -> Hit:
+    return Hit(StoredProduct.from_payload(point.payload or {}, point_id=str(point.id)), distance)
 
 
 def resolve_alias(client: QdrantClient, name: str) -> str:

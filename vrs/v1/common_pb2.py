@@ -24,29 +24,31 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13vrs/v1/common.proto\x12\x06vrs.v1\"6\n\x0bImageSource\x12\x0e\n\x04\x64\x61ta\x18\x01 \x01(\x0cH\x00\x12\r\n\x03uri\x18\x02 \x01(\tH\x00\x42\x08\n\x06source\"\xbe\x01\n\x11ProductAttributes\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\r\n\x05\x62rand\x18\x04 \x01(\t\x12\x12\n\x05price\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x15\n\x08in_stock\x18\x07 \x01(\x08H\x01\x88\x01\x01\x12\x11\n\timage_uri\x18\x08 \x01(\tB\x08\n\x06_priceB\x0b\n\t_in_stock\"-\n\tEmbedding\x12\x0e\n\x06values\x18\x01 \x03(\x02\x12\x10\n\x08model_id\x18\x02 \x01(\t\"8\n\tItemError\x12\x1a\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x0c.vrs.v1.Code\x12\x0f\n\x07message\x18\x02 \x01(\t\"0\n\tInvalidId\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"=\n\x06Region\x12\t\n\x01x\x18\x01 \x01(\x02\x12\t\n\x01y\x18\x02 \x01(\x02\x12\r\n\x05width\x18\x03 \x01(\x02\x12\x0e\n\x06height\x18\x04 \x01(\x02\"O\n\nUsedRegion\x12\x1b\n\x03\x62ox\x18\x01 \x01(\x0b\x32\x0e.vrs.v1.Region\x12$\n\x06source\x18\x02 \x01(\x0e\x32\x14.vrs.v1.RegionSource*\x9a\x01\n\x04\x43ode\x12\x06\n\x02OK\x10\x00\x12\x14\n\x10INVALID_ARGUMENT\x10\x03\x12\x15\n\x11\x44\x45\x41\x44LINE_EXCEEDED\x10\x04\x12\r\n\tNOT_FOUND\x10\x05\x12\x16\n\x12RESOURCE_EXHAUSTED\x10\x08\x12\x17\n\x13\x46\x41ILED_PRECONDITION\x10\t\x12\x0c\n\x08INTERNAL\x10\r\x12\x0f\n\x0bUNAVAILABLE\x10\x0e*c\n\x0cRegionSource\x12\x1d\n\x19REGION_SOURCE_UNSPECIFIED\x10\x00\x12\x10\n\x0cREGION_GIVEN\x10\x01\x12\x10\n\x0cREGION_FOUND\x10\x02\x12\x10\n\x0cREGION_WHOLE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13vrs/v1/common.proto\x12\x06vrs.v1\"6\n\x0bImageSource\x12\x0e\n\x04\x64\x61ta\x18\x01 \x01(\x0cH\x00\x12\r\n\x03uri\x18\x02 \x01(\tH\x00\x42\x08\n\x06source\"\xd0\x01\n\x11ProductAttributes\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\r\n\x05\x62rand\x18\x04 \x01(\t\x12\x12\n\x05price\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x15\n\x08in_stock\x18\x07 \x01(\x08H\x01\x88\x01\x01\x12\x11\n\timage_uri\x18\x08 \x01(\t\x12\x10\n\x08group_id\x18\t \x01(\tB\x08\n\x06_priceB\x0b\n\t_in_stock\"0\n\x05Photo\x12\x11\n\timage_uri\x18\x01 \x01(\t\x12\x14\n\x0cimage_sha256\x18\x02 \x01(\t\"-\n\tEmbedding\x12\x0e\n\x06values\x18\x01 \x03(\x02\x12\x10\n\x08model_id\x18\x02 \x01(\t\"8\n\tItemError\x12\x1a\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x0c.vrs.v1.Code\x12\x0f\n\x07message\x18\x02 \x01(\t\"0\n\tInvalidId\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"=\n\x06Region\x12\t\n\x01x\x18\x01 \x01(\x02\x12\t\n\x01y\x18\x02 \x01(\x02\x12\r\n\x05width\x18\x03 \x01(\x02\x12\x0e\n\x06height\x18\x04 \x01(\x02\"O\n\nUsedRegion\x12\x1b\n\x03\x62ox\x18\x01 \x01(\x0b\x32\x0e.vrs.v1.Region\x12$\n\x06source\x18\x02 \x01(\x0e\x32\x14.vrs.v1.RegionSource*\x9a\x01\n\x04\x43ode\x12\x06\n\x02OK\x10\x00\x12\x14\n\x10INVALID_ARGUMENT\x10\x03\x12\x15\n\x11\x44\x45\x41\x44LINE_EXCEEDED\x10\x04\x12\r\n\tNOT_FOUND\x10\x05\x12\x16\n\x12RESOURCE_EXHAUSTED\x10\x08\x12\x17\n\x13\x46\x41ILED_PRECONDITION\x10\t\x12\x0c\n\x08INTERNAL\x10\r\x12\x0f\n\x0bUNAVAILABLE\x10\x0e*c\n\x0cRegionSource\x12\x1d\n\x19REGION_SOURCE_UNSPECIFIED\x10\x00\x12\x10\n\x0cREGION_GIVEN\x10\x01\x12\x10\n\x0cREGION_FOUND\x10\x02\x12\x10\n\x0cREGION_WHOLE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vrs.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CODE']._serialized_start=580
-  _globals['_CODE']._serialized_end=734
-  _globals['_REGIONSOURCE']._serialized_start=736
-  _globals['_REGIONSOURCE']._serialized_end=835
+  _globals['_CODE']._serialized_start=648
+  _globals['_CODE']._serialized_end=802
+  _globals['_REGIONSOURCE']._serialized_start=804
+  _globals['_REGIONSOURCE']._serialized_end=903
   _globals['_IMAGESOURCE']._serialized_start=31
   _globals['_IMAGESOURCE']._serialized_end=85
   _globals['_PRODUCTATTRIBUTES']._serialized_start=88
-  _globals['_PRODUCTATTRIBUTES']._serialized_end=278
-  _globals['_EMBEDDING']._serialized_start=280
-  _globals['_EMBEDDING']._serialized_end=325
-  _globals['_ITEMERROR']._serialized_start=327
-  _globals['_ITEMERROR']._serialized_end=383
-  _globals['_INVALIDID']._serialized_start=385
-  _globals['_INVALIDID']._serialized_end=433
-  _globals['_REGION']._serialized_start=435
-  _globals['_REGION']._serialized_end=496
-  _globals['_USEDREGION']._serialized_start=498
-  _globals['_USEDREGION']._serialized_end=577
+  _globals['_PRODUCTATTRIBUTES']._serialized_end=296
+  _globals['_PHOTO']._serialized_start=298
+  _globals['_PHOTO']._serialized_end=346
+  _globals['_EMBEDDING']._serialized_start=348
+  _globals['_EMBEDDING']._serialized_end=393
+  _globals['_ITEMERROR']._serialized_start=395
+  _globals['_ITEMERROR']._serialized_end=451
+  _globals['_INVALIDID']._serialized_start=453
+  _globals['_INVALIDID']._serialized_end=501
+  _globals['_REGION']._serialized_start=503
+  _globals['_REGION']._serialized_end=564
+  _globals['_USEDREGION']._serialized_start=566
+  _globals['_USEDREGION']._serialized_end=645
 # @@protoc_insertion_point(module_scope)

@@ -114,6 +114,7 @@ class ProductAttributes(_message.Message):
     CURRENCY_FIELD_NUMBER: _builtins.int
     IN_STOCK_FIELD_NUMBER: _builtins.int
     IMAGE_URI_FIELD_NUMBER: _builtins.int
+    GROUP_ID_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
     title: _builtins.str
     category: _builtins.str
@@ -124,6 +125,9 @@ class ProductAttributes(_message.Message):
     in_stock: _builtins.bool
     """Unset means in stock."""
     image_uri: _builtins.str
+    """In a search match: the URI of the photo that matched; elsewhere: the product's first photo."""
+    group_id: _builtins.str
+    """The product's variant group (its style: the same dress in other colours); empty: none."""
     def __init__(
         self,
         *,
@@ -135,10 +139,11 @@ class ProductAttributes(_message.Message):
         currency: _builtins.str = ...,
         in_stock: _builtins.bool | None = ...,
         image_uri: _builtins.str = ...,
+        group_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_in_stock", b"_in_stock", "_price", b"_price", "in_stock", b"in_stock", "price", b"price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_in_stock", b"_in_stock", "_price", b"_price", "brand", b"brand", "category", b"category", "currency", b"currency", "image_uri", b"image_uri", "in_stock", b"in_stock", "price", b"price", "product_id", b"product_id", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_in_stock", b"_in_stock", "_price", b"_price", "brand", b"brand", "category", b"category", "currency", b"currency", "group_id", b"group_id", "image_uri", b"image_uri", "in_stock", b"in_stock", "price", b"price", "product_id", b"product_id", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__in_stock: _TypeAlias = _typing.Literal["in_stock"]  # noqa: Y015
     _WhichOneofArgType__in_stock: _TypeAlias = _typing.Literal["_in_stock", b"_in_stock"]  # noqa: Y015
@@ -150,6 +155,33 @@ class ProductAttributes(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__price) -> _WhichOneofReturnType__price | None: ...
 
 Global___ProductAttributes: _TypeAlias = ProductAttributes  # noqa: Y015
+
+@_typing.final
+class Photo(_message.Message):
+    """One of a product's photos as stored: where it came from (may be empty for uploaded bytes
+    and imported vectors) and what it held.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMAGE_URI_FIELD_NUMBER: _builtins.int
+    IMAGE_SHA256_FIELD_NUMBER: _builtins.int
+    image_uri: _builtins.str
+    image_sha256: _builtins.str
+    """sha256 of the image bytes, hex (empty for an imported vector)."""
+    def __init__(
+        self,
+        *,
+        image_uri: _builtins.str = ...,
+        image_sha256: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["image_sha256", b"image_sha256", "image_uri", b"image_uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Photo: _TypeAlias = Photo  # noqa: Y015
 
 @_typing.final
 class Embedding(_message.Message):

@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from vrs.v1 import common_pb2 as vrs_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15vrs/v1/embedder.proto\x12\x06vrs.v1\x1a\x13vrs/v1/common.proto\"3\n\x0c\x45mbedRequest\x12#\n\x06images\x18\x01 \x03(\x0b\x32\x13.vrs.v1.ImageSource\"W\n\x11\x45mbedQueryRequest\x12\"\n\x05image\x18\x01 \x01(\x0b\x32\x13.vrs.v1.ImageSource\x12\x1e\n\x06region\x18\x02 \x01(\x0b\x32\x0e.vrs.v1.Region\"t\n\x12\x45mbedQueryResponse\x12$\n\tembedding\x18\x01 \x01(\x0b\x32\x11.vrs.v1.Embedding\x12\"\n\x06region\x18\x02 \x01(\x0b\x32\x12.vrs.v1.UsedRegion\x12\x14\n\x0cimage_sha256\x18\x03 \x01(\t\"y\n\x0b\x45mbedResult\x12&\n\tembedding\x18\x01 \x01(\x0b\x32\x11.vrs.v1.EmbeddingH\x00\x12\"\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x11.vrs.v1.ItemErrorH\x00\x12\x14\n\x0cimage_sha256\x18\x03 \x01(\tB\x08\n\x06result\"Z\n\rEmbedResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.vrs.v1.EmbedResult\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x11\n\tdimension\x18\x03 \x01(\r\"\x91\x01\n\rProductUpsert\x12*\n\x07product\x18\x01 \x01(\x0b\x32\x19.vrs.v1.ProductAttributes\x12$\n\x05image\x18\x02 \x01(\x0b\x32\x13.vrs.v1.ImageSourceH\x00\x12#\n\x06vector\x18\x03 \x01(\x0b\x32\x11.vrs.v1.EmbeddingH\x00\x42\t\n\x07\x63ontent\"=\n\x15UpsertProductsRequest\x12$\n\x05items\x18\x01 \x03(\x0b\x32\x15.vrs.v1.ProductUpsert\"l\n\x0cUpsertResult\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12&\n\x07outcome\x18\x02 \x01(\x0e\x32\x15.vrs.v1.UpsertOutcome\x12 \n\x05\x65rror\x18\x03 \x01(\x0b\x32\x11.vrs.v1.ItemError\"?\n\x16UpsertProductsResponse\x12%\n\x07results\x18\x01 \x03(\x0b\x32\x14.vrs.v1.UpsertResult\"\xc4\x01\n\rUpsertSummary\x12\x10\n\x08received\x18\x01 \x01(\x04\x12\x10\n\x08upserted\x18\x02 \x01(\x04\x12\x0f\n\x07updated\x18\x03 \x01(\x04\x12\x11\n\tunchanged\x18\x04 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x04\x12&\n\x08\x66\x61ilures\x18\x06 \x03(\x0b\x32\x14.vrs.v1.UpsertResult\x12\x1a\n\x12\x66\x61ilures_truncated\x18\x07 \x01(\x08\x12\x17\n\x0findex_optimized\x18\x08 \x01(\x08\"\xe8\x01\n\x0cProductPatch\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x12\n\x05title\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08\x63\x61tegory\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05\x62rand\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x12\n\x05price\x18\x05 \x01(\x01H\x03\x88\x01\x01\x12\x15\n\x08\x63urrency\x18\x06 \x01(\tH\x04\x88\x01\x01\x12\x15\n\x08in_stock\x18\x07 \x01(\x08H\x05\x88\x01\x01\x42\x08\n\x06_titleB\x0b\n\t_categoryB\x08\n\x06_brandB\x08\n\x06_priceB\x0b\n\t_currencyB\x0b\n\t_in_stock\">\n\x15UpdateProductsRequest\x12%\n\x07patches\x18\x01 \x03(\x0b\x32\x14.vrs.v1.ProductPatch\"l\n\x0cUpdateResult\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12&\n\x07outcome\x18\x02 \x01(\x0e\x32\x15.vrs.v1.UpdateOutcome\x12 \n\x05\x65rror\x18\x03 \x01(\x0b\x32\x11.vrs.v1.ItemError\"?\n\x16UpdateProductsResponse\x12%\n\x07results\x18\x01 \x03(\x0b\x32\x14.vrs.v1.UpdateResult\",\n\x15\x44\x65leteProductsRequest\x12\x13\n\x0bproduct_ids\x18\x01 \x03(\t\"`\n\x16\x44\x65leteProductsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x03(\t\x12\x11\n\tnot_found\x18\x02 \x03(\t\x12\"\n\x07invalid\x18\x03 \x03(\x0b\x32\x11.vrs.v1.InvalidId\")\n\x12GetProductsRequest\x12\x13\n\x0bproduct_ids\x18\x01 \x03(\t\"y\n\x13GetProductsResponse\x12+\n\x08products\x18\x01 \x03(\x0b\x32\x19.vrs.v1.ProductAttributes\x12\x11\n\tnot_found\x18\x02 \x03(\t\x12\"\n\x07invalid\x18\x03 \x03(\x0b\x32\x11.vrs.v1.InvalidId\"\x19\n\x17GetEmbedderStatsRequest\"\x92\x01\n\nIndexStats\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x11\n\tdimension\x18\x03 \x01(\r\x12\x0e\n\x06points\x18\x04 \x01(\x04\x12\x17\n\x0findexed_vectors\x18\x05 \x01(\x04\x12\r\n\x05store\x18\x06 \x01(\t\x12\x13\n\x0bindex_state\x18\x07 \x01(\t\"\xca\x01\n\x0b\x45ventsStats\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\r\n\x05group\x18\x03 \x01(\t\x12\x0b\n\x03lag\x18\x04 \x01(\x04\x12\x0f\n\x07pending\x18\x05 \x01(\x04\x12\x11\n\tprocessed\x18\x06 \x01(\x04\x12\x0f\n\x07retried\x18\x07 \x01(\x04\x12\x15\n\rdead_lettered\x18\x08 \x01(\x04\x12\x17\n\x0fgroup_recreated\x18\t \x01(\x04\x12\x19\n\x11\x63onsumers_removed\x18\n \x01(\x04\"\x98\x01\n\rEmbedderStats\x12!\n\x05index\x18\x01 \x01(\x0b\x32\x12.vrs.v1.IndexStats\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\x12\x16\n\x0e\x66orward_passes\x18\x03 \x01(\x04\x12\x17\n\x0fimages_embedded\x18\x04 \x01(\x04\x12#\n\x06\x65vents\x18\x05 \x01(\x0b\x32\x13.vrs.v1.EventsStats*\xa1\x01\n\rUpsertOutcome\x12\x1e\n\x1aUPSERT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17UPSERT_OUTCOME_UPSERTED\x10\x01\x12\x1a\n\x16UPSERT_OUTCOME_UPDATED\x10\x02\x12\x1c\n\x18UPSERT_OUTCOME_UNCHANGED\x10\x03\x12\x19\n\x15UPSERT_OUTCOME_FAILED\x10\x04*\x84\x01\n\rUpdateOutcome\x12\x1e\n\x1aUPDATE_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16UPDATE_OUTCOME_UPDATED\x10\x01\x12\x1c\n\x18UPDATE_OUTCOME_UNCHANGED\x10\x02\x12\x19\n\x15UPDATE_OUTCOME_FAILED\x10\x03\x32\xdb\x04\n\x0f\x45mbedderService\x12\x34\n\x05\x45mbed\x12\x14.vrs.v1.EmbedRequest\x1a\x15.vrs.v1.EmbedResponse\x12\x43\n\nEmbedQuery\x12\x19.vrs.v1.EmbedQueryRequest\x1a\x1a.vrs.v1.EmbedQueryResponse\x12O\n\x0eUpsertProducts\x12\x1d.vrs.v1.UpsertProductsRequest\x1a\x1e.vrs.v1.UpsertProductsResponse\x12N\n\x14StreamUpsertProducts\x12\x1d.vrs.v1.UpsertProductsRequest\x1a\x15.vrs.v1.UpsertSummary(\x01\x12O\n\x0eUpdateProducts\x12\x1d.vrs.v1.UpdateProductsRequest\x1a\x1e.vrs.v1.UpdateProductsResponse\x12O\n\x0e\x44\x65leteProducts\x12\x1d.vrs.v1.DeleteProductsRequest\x1a\x1e.vrs.v1.DeleteProductsResponse\x12\x46\n\x0bGetProducts\x12\x1a.vrs.v1.GetProductsRequest\x1a\x1b.vrs.v1.GetProductsResponse\x12\x42\n\x08GetStats\x12\x1f.vrs.v1.GetEmbedderStatsRequest\x1a\x15.vrs.v1.EmbedderStatsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15vrs/v1/embedder.proto\x12\x06vrs.v1\x1a\x13vrs/v1/common.proto\"3\n\x0c\x45mbedRequest\x12#\n\x06images\x18\x01 \x03(\x0b\x32\x13.vrs.v1.ImageSource\"W\n\x11\x45mbedQueryRequest\x12\"\n\x05image\x18\x01 \x01(\x0b\x32\x13.vrs.v1.ImageSource\x12\x1e\n\x06region\x18\x02 \x01(\x0b\x32\x0e.vrs.v1.Region\"t\n\x12\x45mbedQueryResponse\x12$\n\tembedding\x18\x01 \x01(\x0b\x32\x11.vrs.v1.Embedding\x12\"\n\x06region\x18\x02 \x01(\x0b\x32\x12.vrs.v1.UsedRegion\x12\x14\n\x0cimage_sha256\x18\x03 \x01(\t\"y\n\x0b\x45mbedResult\x12&\n\tembedding\x18\x01 \x01(\x0b\x32\x11.vrs.v1.EmbeddingH\x00\x12\"\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x11.vrs.v1.ItemErrorH\x00\x12\x14\n\x0cimage_sha256\x18\x03 \x01(\tB\x08\n\x06result\"Z\n\rEmbedResponse\x12$\n\x07results\x18\x01 \x03(\x0b\x32\x13.vrs.v1.EmbedResult\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x11\n\tdimension\x18\x03 \x01(\r\"\xee\x01\n\rProductUpsert\x12*\n\x07product\x18\x01 \x01(\x0b\x32\x19.vrs.v1.ProductAttributes\x12$\n\x05image\x18\x02 \x01(\x0b\x32\x13.vrs.v1.ImageSourceH\x00\x12#\n\x06vector\x18\x03 \x01(\x0b\x32\x11.vrs.v1.EmbeddingH\x00\x12#\n\x06images\x18\x04 \x03(\x0b\x32\x13.vrs.v1.ImageSource\x12\"\n\x07vectors\x18\x05 \x03(\x0b\x32\x11.vrs.v1.Embedding\x12\x12\n\nimage_uris\x18\x06 \x03(\tB\t\n\x07\x63ontent\"=\n\x15UpsertProductsRequest\x12$\n\x05items\x18\x01 \x03(\x0b\x32\x15.vrs.v1.ProductUpsert\"l\n\x0cUpsertResult\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12&\n\x07outcome\x18\x02 \x01(\x0e\x32\x15.vrs.v1.UpsertOutcome\x12 \n\x05\x65rror\x18\x03 \x01(\x0b\x32\x11.vrs.v1.ItemError\"?\n\x16UpsertProductsResponse\x12%\n\x07results\x18\x01 \x03(\x0b\x32\x14.vrs.v1.UpsertResult\"\xc4\x01\n\rUpsertSummary\x12\x10\n\x08received\x18\x01 \x01(\x04\x12\x10\n\x08upserted\x18\x02 \x01(\x04\x12\x0f\n\x07updated\x18\x03 \x01(\x04\x12\x11\n\tunchanged\x18\x04 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x04\x12&\n\x08\x66\x61ilures\x18\x06 \x03(\x0b\x32\x14.vrs.v1.UpsertResult\x12\x1a\n\x12\x66\x61ilures_truncated\x18\x07 \x01(\x08\x12\x17\n\x0findex_optimized\x18\x08 \x01(\x08\"\x8c\x02\n\x0cProductPatch\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x12\n\x05title\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x15\n\x08\x63\x61tegory\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x12\n\x05\x62rand\x18\x04 \x01(\tH\x02\x88\x01\x01\x12\x12\n\x05price\x18\x05 \x01(\x01H\x03\x88\x01\x01\x12\x15\n\x08\x63urrency\x18\x06 \x01(\tH\x04\x88\x01\x01\x12\x15\n\x08in_stock\x18\x07 \x01(\x08H\x05\x88\x01\x01\x12\x15\n\x08group_id\x18\x08 \x01(\tH\x06\x88\x01\x01\x42\x08\n\x06_titleB\x0b\n\t_categoryB\x08\n\x06_brandB\x08\n\x06_priceB\x0b\n\t_currencyB\x0b\n\t_in_stockB\x0b\n\t_group_id\">\n\x15UpdateProductsRequest\x12%\n\x07patches\x18\x01 \x03(\x0b\x32\x14.vrs.v1.ProductPatch\"l\n\x0cUpdateResult\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12&\n\x07outcome\x18\x02 \x01(\x0e\x32\x15.vrs.v1.UpdateOutcome\x12 \n\x05\x65rror\x18\x03 \x01(\x0b\x32\x11.vrs.v1.ItemError\"?\n\x16UpdateProductsResponse\x12%\n\x07results\x18\x01 \x03(\x0b\x32\x14.vrs.v1.UpdateResult\",\n\x15\x44\x65leteProductsRequest\x12\x13\n\x0bproduct_ids\x18\x01 \x03(\t\"`\n\x16\x44\x65leteProductsResponse\x12\x0f\n\x07\x64\x65leted\x18\x01 \x03(\t\x12\x11\n\tnot_found\x18\x02 \x03(\t\x12\"\n\x07invalid\x18\x03 \x03(\x0b\x32\x11.vrs.v1.InvalidId\")\n\x12GetProductsRequest\x12\x13\n\x0bproduct_ids\x18\x01 \x03(\t\"B\n\rProductPhotos\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x1d\n\x06photos\x18\x02 \x03(\x0b\x32\r.vrs.v1.Photo\"\xa0\x01\n\x13GetProductsResponse\x12+\n\x08products\x18\x01 \x03(\x0b\x32\x19.vrs.v1.ProductAttributes\x12%\n\x06photos\x18\x04 \x03(\x0b\x32\x15.vrs.v1.ProductPhotos\x12\x11\n\tnot_found\x18\x02 \x03(\t\x12\"\n\x07invalid\x18\x03 \x03(\x0b\x32\x11.vrs.v1.InvalidId\"\x19\n\x17GetEmbedderStatsRequest\"\x92\x01\n\nIndexStats\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x11\n\tdimension\x18\x03 \x01(\r\x12\x0e\n\x06points\x18\x04 \x01(\x04\x12\x17\n\x0findexed_vectors\x18\x05 \x01(\x04\x12\r\n\x05store\x18\x06 \x01(\t\x12\x13\n\x0bindex_state\x18\x07 \x01(\t\"\xca\x01\n\x0b\x45ventsStats\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\r\n\x05group\x18\x03 \x01(\t\x12\x0b\n\x03lag\x18\x04 \x01(\x04\x12\x0f\n\x07pending\x18\x05 \x01(\x04\x12\x11\n\tprocessed\x18\x06 \x01(\x04\x12\x0f\n\x07retried\x18\x07 \x01(\x04\x12\x15\n\rdead_lettered\x18\x08 \x01(\x04\x12\x17\n\x0fgroup_recreated\x18\t \x01(\x04\x12\x19\n\x11\x63onsumers_removed\x18\n \x01(\x04\"\x98\x01\n\rEmbedderStats\x12!\n\x05index\x18\x01 \x01(\x0b\x32\x12.vrs.v1.IndexStats\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\x12\x16\n\x0e\x66orward_passes\x18\x03 \x01(\x04\x12\x17\n\x0fimages_embedded\x18\x04 \x01(\x04\x12#\n\x06\x65vents\x18\x05 \x01(\x0b\x32\x13.vrs.v1.EventsStats*\xa1\x01\n\rUpsertOutcome\x12\x1e\n\x1aUPSERT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17UPSERT_OUTCOME_UPSERTED\x10\x01\x12\x1a\n\x16UPSERT_OUTCOME_UPDATED\x10\x02\x12\x1c\n\x18UPSERT_OUTCOME_UNCHANGED\x10\x03\x12\x19\n\x15UPSERT_OUTCOME_FAILED\x10\x04*\x84\x01\n\rUpdateOutcome\x12\x1e\n\x1aUPDATE_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16UPDATE_OUTCOME_UPDATED\x10\x01\x12\x1c\n\x18UPDATE_OUTCOME_UNCHANGED\x10\x02\x12\x19\n\x15UPDATE_OUTCOME_FAILED\x10\x03\x32\xdb\x04\n\x0f\x45mbedderService\x12\x34\n\x05\x45mbed\x12\x14.vrs.v1.EmbedRequest\x1a\x15.vrs.v1.EmbedResponse\x12\x43\n\nEmbedQuery\x12\x19.vrs.v1.EmbedQueryRequest\x1a\x1a.vrs.v1.EmbedQueryResponse\x12O\n\x0eUpsertProducts\x12\x1d.vrs.v1.UpsertProductsRequest\x1a\x1e.vrs.v1.UpsertProductsResponse\x12N\n\x14StreamUpsertProducts\x12\x1d.vrs.v1.UpsertProductsRequest\x1a\x15.vrs.v1.UpsertSummary(\x01\x12O\n\x0eUpdateProducts\x12\x1d.vrs.v1.UpdateProductsRequest\x1a\x1e.vrs.v1.UpdateProductsResponse\x12O\n\x0e\x44\x65leteProducts\x12\x1d.vrs.v1.DeleteProductsRequest\x1a\x1e.vrs.v1.DeleteProductsResponse\x12\x46\n\x0bGetProducts\x12\x1a.vrs.v1.GetProductsRequest\x1a\x1b.vrs.v1.GetProductsResponse\x12\x42\n\x08GetStats\x12\x1f.vrs.v1.GetEmbedderStatsRequest\x1a\x15.vrs.v1.EmbedderStatsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vrs.v1.embedder_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_UPSERTOUTCOME']._serialized_start=2435
-  _globals['_UPSERTOUTCOME']._serialized_end=2596
-  _globals['_UPDATEOUTCOME']._serialized_start=2599
-  _globals['_UPDATEOUTCOME']._serialized_end=2731
+  _globals['_UPSERTOUTCOME']._serialized_start=2672
+  _globals['_UPSERTOUTCOME']._serialized_end=2833
+  _globals['_UPDATEOUTCOME']._serialized_start=2836
+  _globals['_UPDATEOUTCOME']._serialized_end=2968
   _globals['_EMBEDREQUEST']._serialized_start=54
   _globals['_EMBEDREQUEST']._serialized_end=105
   _globals['_EMBEDQUERYREQUEST']._serialized_start=107
@@ -47,39 +47,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EMBEDRESPONSE']._serialized_start=437
   _globals['_EMBEDRESPONSE']._serialized_end=527
   _globals['_PRODUCTUPSERT']._serialized_start=530
-  _globals['_PRODUCTUPSERT']._serialized_end=675
-  _globals['_UPSERTPRODUCTSREQUEST']._serialized_start=677
-  _globals['_UPSERTPRODUCTSREQUEST']._serialized_end=738
-  _globals['_UPSERTRESULT']._serialized_start=740
-  _globals['_UPSERTRESULT']._serialized_end=848
-  _globals['_UPSERTPRODUCTSRESPONSE']._serialized_start=850
-  _globals['_UPSERTPRODUCTSRESPONSE']._serialized_end=913
-  _globals['_UPSERTSUMMARY']._serialized_start=916
-  _globals['_UPSERTSUMMARY']._serialized_end=1112
-  _globals['_PRODUCTPATCH']._serialized_start=1115
-  _globals['_PRODUCTPATCH']._serialized_end=1347
-  _globals['_UPDATEPRODUCTSREQUEST']._serialized_start=1349
-  _globals['_UPDATEPRODUCTSREQUEST']._serialized_end=1411
-  _globals['_UPDATERESULT']._serialized_start=1413
-  _globals['_UPDATERESULT']._serialized_end=1521
-  _globals['_UPDATEPRODUCTSRESPONSE']._serialized_start=1523
-  _globals['_UPDATEPRODUCTSRESPONSE']._serialized_end=1586
-  _globals['_DELETEPRODUCTSREQUEST']._serialized_start=1588
-  _globals['_DELETEPRODUCTSREQUEST']._serialized_end=1632
-  _globals['_DELETEPRODUCTSRESPONSE']._serialized_start=1634
-  _globals['_DELETEPRODUCTSRESPONSE']._serialized_end=1730
-  _globals['_GETPRODUCTSREQUEST']._serialized_start=1732
-  _globals['_GETPRODUCTSREQUEST']._serialized_end=1773
-  _globals['_GETPRODUCTSRESPONSE']._serialized_start=1775
-  _globals['_GETPRODUCTSRESPONSE']._serialized_end=1896
-  _globals['_GETEMBEDDERSTATSREQUEST']._serialized_start=1898
-  _globals['_GETEMBEDDERSTATSREQUEST']._serialized_end=1923
-  _globals['_INDEXSTATS']._serialized_start=1926
-  _globals['_INDEXSTATS']._serialized_end=2072
-  _globals['_EVENTSSTATS']._serialized_start=2075
-  _globals['_EVENTSSTATS']._serialized_end=2277
-  _globals['_EMBEDDERSTATS']._serialized_start=2280
-  _globals['_EMBEDDERSTATS']._serialized_end=2432
-  _globals['_EMBEDDERSERVICE']._serialized_start=2734
-  _globals['_EMBEDDERSERVICE']._serialized_end=3337
+  _globals['_PRODUCTUPSERT']._serialized_end=768
+  _globals['_UPSERTPRODUCTSREQUEST']._serialized_start=770
+  _globals['_UPSERTPRODUCTSREQUEST']._serialized_end=831
+  _globals['_UPSERTRESULT']._serialized_start=833
+  _globals['_UPSERTRESULT']._serialized_end=941
+  _globals['_UPSERTPRODUCTSRESPONSE']._serialized_start=943
+  _globals['_UPSERTPRODUCTSRESPONSE']._serialized_end=1006
+  _globals['_UPSERTSUMMARY']._serialized_start=1009
+  _globals['_UPSERTSUMMARY']._serialized_end=1205
+  _globals['_PRODUCTPATCH']._serialized_start=1208
+  _globals['_PRODUCTPATCH']._serialized_end=1476
+  _globals['_UPDATEPRODUCTSREQUEST']._serialized_start=1478
+  _globals['_UPDATEPRODUCTSREQUEST']._serialized_end=1540
+  _globals['_UPDATERESULT']._serialized_start=1542
+  _globals['_UPDATERESULT']._serialized_end=1650
+  _globals['_UPDATEPRODUCTSRESPONSE']._serialized_start=1652
+  _globals['_UPDATEPRODUCTSRESPONSE']._serialized_end=1715
+  _globals['_DELETEPRODUCTSREQUEST']._serialized_start=1717
+  _globals['_DELETEPRODUCTSREQUEST']._serialized_end=1761
+  _globals['_DELETEPRODUCTSRESPONSE']._serialized_start=1763
+  _globals['_DELETEPRODUCTSRESPONSE']._serialized_end=1859
+  _globals['_GETPRODUCTSREQUEST']._serialized_start=1861
+  _globals['_GETPRODUCTSREQUEST']._serialized_end=1902
+  _globals['_PRODUCTPHOTOS']._serialized_start=1904
+  _globals['_PRODUCTPHOTOS']._serialized_end=1970
+  _globals['_GETPRODUCTSRESPONSE']._serialized_start=1973
+  _globals['_GETPRODUCTSRESPONSE']._serialized_end=2133
+  _globals['_GETEMBEDDERSTATSREQUEST']._serialized_start=2135
+  _globals['_GETEMBEDDERSTATSREQUEST']._serialized_end=2160
+  _globals['_INDEXSTATS']._serialized_start=2163
+  _globals['_INDEXSTATS']._serialized_end=2309
+  _globals['_EVENTSSTATS']._serialized_start=2312
+  _globals['_EVENTSSTATS']._serialized_end=2514
+  _globals['_EMBEDDERSTATS']._serialized_start=2517
+  _globals['_EMBEDDERSTATS']._serialized_end=2669
+  _globals['_EMBEDDERSERVICE']._serialized_start=2971
+  _globals['_EMBEDDERSERVICE']._serialized_end=3574
 # @@protoc_insertion_point(module_scope)

@@ -198,11 +198,20 @@ Global___EmbedResponse: _TypeAlias = EmbedResponse  # noqa: Y015
 
 @_typing.final
 class ProductUpsert(_message.Message):
+    """A product and its photos (1 to 16), as images or as precomputed vectors: `image` or
+    `vector` for one, `images` or `vectors` for several (not both forms, not images and
+    vectors together). Re-sending a product replaces its photos: new ones are embedded,
+    unchanged ones (same bytes) kept without the model, dropped ones removed.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PRODUCT_FIELD_NUMBER: _builtins.int
     IMAGE_FIELD_NUMBER: _builtins.int
     VECTOR_FIELD_NUMBER: _builtins.int
+    IMAGES_FIELD_NUMBER: _builtins.int
+    VECTORS_FIELD_NUMBER: _builtins.int
+    IMAGE_URIS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def product(self) -> _common_pb2.ProductAttributes: ...
     @_builtins.property
@@ -211,16 +220,29 @@ class ProductUpsert(_message.Message):
     def vector(self) -> _common_pb2.Embedding:
         """A precomputed vector; its model_id and dimension must match the collection's."""
 
+    @_builtins.property
+    def images(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.ImageSource]: ...
+    @_builtins.property
+    def vectors(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Embedding]: ...
+    @_builtins.property
+    def image_uris(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Where each photo sent as bytes (or as a vector) can be fetched for display, in the order
+        of the photos; optional (a photo given by URI is shown from it).
+        """
+
     def __init__(
         self,
         *,
         product: _common_pb2.ProductAttributes | None = ...,
         image: _common_pb2.ImageSource | None = ...,
         vector: _common_pb2.Embedding | None = ...,
+        images: _abc.Iterable[_common_pb2.ImageSource] | None = ...,
+        vectors: _abc.Iterable[_common_pb2.Embedding] | None = ...,
+        image_uris: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "image", b"image", "product", b"product", "vector", b"vector"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "image", b"image", "product", b"product", "vector", b"vector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "image", b"image", "image_uris", b"image_uris", "images", b"images", "product", b"product", "vector", b"vector", "vectors", b"vectors"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_content: _TypeAlias = _typing.Literal["image", "vector"]  # noqa: Y015
     _WhichOneofArgType_content: _TypeAlias = _typing.Literal["content", b"content"]  # noqa: Y015
@@ -353,6 +375,7 @@ class ProductPatch(_message.Message):
     PRICE_FIELD_NUMBER: _builtins.int
     CURRENCY_FIELD_NUMBER: _builtins.int
     IN_STOCK_FIELD_NUMBER: _builtins.int
+    GROUP_ID_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
     title: _builtins.str
     category: _builtins.str
@@ -360,6 +383,8 @@ class ProductPatch(_message.Message):
     price: _builtins.float
     currency: _builtins.str
     in_stock: _builtins.bool
+    group_id: _builtins.str
+    """"" moves the product out of its variant group."""
     def __init__(
         self,
         *,
@@ -370,10 +395,11 @@ class ProductPatch(_message.Message):
         price: _builtins.float | None = ...,
         currency: _builtins.str | None = ...,
         in_stock: _builtins.bool | None = ...,
+        group_id: _builtins.str | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_brand", b"_brand", "_category", b"_category", "_currency", b"_currency", "_in_stock", b"_in_stock", "_price", b"_price", "_title", b"_title", "brand", b"brand", "category", b"category", "currency", b"currency", "in_stock", b"in_stock", "price", b"price", "title", b"title"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_brand", b"_brand", "_category", b"_category", "_currency", b"_currency", "_group_id", b"_group_id", "_in_stock", b"_in_stock", "_price", b"_price", "_title", b"_title", "brand", b"brand", "category", b"category", "currency", b"currency", "group_id", b"group_id", "in_stock", b"in_stock", "price", b"price", "title", b"title"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_brand", b"_brand", "_category", b"_category", "_currency", b"_currency", "_in_stock", b"_in_stock", "_price", b"_price", "_title", b"_title", "brand", b"brand", "category", b"category", "currency", b"currency", "in_stock", b"in_stock", "price", b"price", "product_id", b"product_id", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_brand", b"_brand", "_category", b"_category", "_currency", b"_currency", "_group_id", b"_group_id", "_in_stock", b"_in_stock", "_price", b"_price", "_title", b"_title", "brand", b"brand", "category", b"category", "currency", b"currency", "group_id", b"group_id", "in_stock", b"in_stock", "price", b"price", "product_id", b"product_id", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__brand: _TypeAlias = _typing.Literal["brand"]  # noqa: Y015
     _WhichOneofArgType__brand: _TypeAlias = _typing.Literal["_brand", b"_brand"]  # noqa: Y015
@@ -381,6 +407,8 @@ class ProductPatch(_message.Message):
     _WhichOneofArgType__category: _TypeAlias = _typing.Literal["_category", b"_category"]  # noqa: Y015
     _WhichOneofReturnType__currency: _TypeAlias = _typing.Literal["currency"]  # noqa: Y015
     _WhichOneofArgType__currency: _TypeAlias = _typing.Literal["_currency", b"_currency"]  # noqa: Y015
+    _WhichOneofReturnType__group_id: _TypeAlias = _typing.Literal["group_id"]  # noqa: Y015
+    _WhichOneofArgType__group_id: _TypeAlias = _typing.Literal["_group_id", b"_group_id"]  # noqa: Y015
     _WhichOneofReturnType__in_stock: _TypeAlias = _typing.Literal["in_stock"]  # noqa: Y015
     _WhichOneofArgType__in_stock: _TypeAlias = _typing.Literal["_in_stock", b"_in_stock"]  # noqa: Y015
     _WhichOneofReturnType__price: _TypeAlias = _typing.Literal["price"]  # noqa: Y015
@@ -393,6 +421,8 @@ class ProductPatch(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__category) -> _WhichOneofReturnType__category | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__currency) -> _WhichOneofReturnType__currency | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__group_id) -> _WhichOneofReturnType__group_id | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__in_stock) -> _WhichOneofReturnType__in_stock | None: ...
     @_typing.overload
@@ -541,14 +571,44 @@ class GetProductsRequest(_message.Message):
 Global___GetProductsRequest: _TypeAlias = GetProductsRequest  # noqa: Y015
 
 @_typing.final
+class ProductPhotos(_message.Message):
+    """A product's photos, in its order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    PHOTOS_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    @_builtins.property
+    def photos(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Photo]: ...
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+        photos: _abc.Iterable[_common_pb2.Photo] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["photos", b"photos", "product_id", b"product_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProductPhotos: _TypeAlias = ProductPhotos  # noqa: Y015
+
+@_typing.final
 class GetProductsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PRODUCTS_FIELD_NUMBER: _builtins.int
+    PHOTOS_FIELD_NUMBER: _builtins.int
     NOT_FOUND_FIELD_NUMBER: _builtins.int
     INVALID_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def products(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.ProductAttributes]: ...
+    @_builtins.property
+    def photos(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProductPhotos]:
+        """One per product, in the order of `products`."""
+
     @_builtins.property
     def not_found(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -559,12 +619,13 @@ class GetProductsResponse(_message.Message):
         self,
         *,
         products: _abc.Iterable[_common_pb2.ProductAttributes] | None = ...,
+        photos: _abc.Iterable[Global___ProductPhotos] | None = ...,
         not_found: _abc.Iterable[_builtins.str] | None = ...,
         invalid: _abc.Iterable[_common_pb2.InvalidId] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["invalid", b"invalid", "not_found", b"not_found", "products", b"products"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["invalid", b"invalid", "not_found", b"not_found", "photos", b"photos", "products", b"products"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -3,8 +3,10 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from vrs.v1 import common_pb2 as _common_pb2
 from vrs.v1 import embedder_pb2 as _embedder_pb2
@@ -58,6 +60,7 @@ class CatalogEvent(_message.Message):
     IMAGE_FIELD_NUMBER: _builtins.int
     PATCH_FIELD_NUMBER: _builtins.int
     EVENT_ID_FIELD_NUMBER: _builtins.int
+    IMAGES_FIELD_NUMBER: _builtins.int
     kind: Global___CatalogEvent.Kind.ValueType
     product_id: _builtins.str
     event_id: _builtins.str
@@ -68,11 +71,15 @@ class CatalogEvent(_message.Message):
 
     @_builtins.property
     def image(self) -> _common_pb2.ImageSource:
-        """UPSERT: the product photo."""
+        """UPSERT: the product photo (or `images`, not both)."""
 
     @_builtins.property
     def patch(self) -> _embedder_pb2.ProductPatch:
         """UPDATE: the fields to change (patch.product_id, if set, must equal product_id)."""
+
+    @_builtins.property
+    def images(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.ImageSource]:
+        """UPSERT: the product's photos (1 to 16), in order; replaces the ones stored."""
 
     def __init__(
         self,
@@ -83,10 +90,11 @@ class CatalogEvent(_message.Message):
         image: _common_pb2.ImageSource | None = ...,
         patch: _embedder_pb2.ProductPatch | None = ...,
         event_id: _builtins.str = ...,
+        images: _abc.Iterable[_common_pb2.ImageSource] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["image", b"image", "patch", b"patch", "product", b"product"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "image", b"image", "kind", b"kind", "patch", b"patch", "product", b"product", "product_id", b"product_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "image", b"image", "images", b"images", "kind", b"kind", "patch", b"patch", "product", b"product", "product_id", b"product_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

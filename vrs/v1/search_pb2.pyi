@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from vrs.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
@@ -18,6 +19,30 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _Collapse:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CollapseEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Collapse.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COLLAPSE_PRODUCT: _Collapse.ValueType  # 0
+    """One result per product (its best-matching photo)."""
+    COLLAPSE_GROUP: _Collapse.ValueType  # 1
+    """One result per variant group (products without a group stand alone): its best-matching
+    variant, with the group's other variants that pass the same filters.
+    """
+
+class Collapse(_Collapse, metaclass=_CollapseEnumTypeWrapper):
+    """What one result stands for."""
+
+COLLAPSE_PRODUCT: Collapse.ValueType  # 0
+"""One result per product (its best-matching photo)."""
+COLLAPSE_GROUP: Collapse.ValueType  # 1
+"""One result per variant group (products without a group stand alone): its best-matching
+variant, with the group's other variants that pass the same filters.
+"""
+Global___Collapse: _TypeAlias = Collapse  # noqa: Y015
 
 @_typing.final
 class SearchFilter(_message.Message):
@@ -76,6 +101,7 @@ class SearchByImageRequest(_message.Message):
     EXACT_FIELD_NUMBER: _builtins.int
     MODEL_ID_FIELD_NUMBER: _builtins.int
     REGION_FIELD_NUMBER: _builtins.int
+    COLLAPSE_FIELD_NUMBER: _builtins.int
     k: _builtins.int
     """Unset: 10. Allowed: 1..100."""
     max_distance: _builtins.float
@@ -88,6 +114,7 @@ class SearchByImageRequest(_message.Message):
     """The collection of this model; unset: the server's. An image query needs an embedder
     running that model (FAILED_PRECONDITION otherwise).
     """
+    collapse: Global___Collapse.ValueType
     @_builtins.property
     def image(self) -> _common_pb2.ImageSource: ...
     @_builtins.property
@@ -108,10 +135,11 @@ class SearchByImageRequest(_message.Message):
         exact: _builtins.bool | None = ...,
         model_id: _builtins.str = ...,
         region: _common_pb2.Region | None = ...,
+        collapse: Global___Collapse.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "exact", b"exact", "filter", b"filter", "image", b"image", "k", b"k", "max_distance", b"max_distance", "region", b"region"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "exact", b"exact", "filter", b"filter", "image", b"image", "k", b"k", "max_distance", b"max_distance", "model_id", b"model_id", "region", b"region"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "collapse", b"collapse", "exact", b"exact", "filter", b"filter", "image", b"image", "k", b"k", "max_distance", b"max_distance", "model_id", b"model_id", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__exact: _TypeAlias = _typing.Literal["exact"]  # noqa: Y015
     _WhichOneofArgType__exact: _TypeAlias = _typing.Literal["_exact", b"_exact"]  # noqa: Y015
@@ -138,6 +166,8 @@ class SearchByProductRequest(_message.Message):
     MAX_DISTANCE_FIELD_NUMBER: _builtins.int
     EXACT_FIELD_NUMBER: _builtins.int
     MODEL_ID_FIELD_NUMBER: _builtins.int
+    COLLAPSE_FIELD_NUMBER: _builtins.int
+    INCLUDE_VARIANTS_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
     k: _builtins.int
     max_distance: _builtins.float
@@ -145,6 +175,9 @@ class SearchByProductRequest(_message.Message):
     """As in SearchByImageRequest."""
     model_id: _builtins.str
     """Search the collection of this model (vectors imported for any model); unset: the server's."""
+    collapse: Global___Collapse.ValueType
+    include_variants: _builtins.bool
+    """The product's own variants (its group) may come back too; by default they do not."""
     @_builtins.property
     def filter(self) -> Global___SearchFilter: ...
     def __init__(
@@ -156,10 +189,12 @@ class SearchByProductRequest(_message.Message):
         max_distance: _builtins.float | None = ...,
         exact: _builtins.bool | None = ...,
         model_id: _builtins.str = ...,
+        collapse: Global___Collapse.ValueType = ...,
+        include_variants: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "exact", b"exact", "filter", b"filter", "k", b"k", "max_distance", b"max_distance"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "exact", b"exact", "filter", b"filter", "k", b"k", "max_distance", b"max_distance", "model_id", b"model_id", "product_id", b"product_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "collapse", b"collapse", "exact", b"exact", "filter", b"filter", "include_variants", b"include_variants", "k", b"k", "max_distance", b"max_distance", "model_id", b"model_id", "product_id", b"product_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__exact: _TypeAlias = _typing.Literal["exact"]  # noqa: Y015
     _WhichOneofArgType__exact: _TypeAlias = _typing.Literal["_exact", b"_exact"]  # noqa: Y015
@@ -177,27 +212,73 @@ class SearchByProductRequest(_message.Message):
 Global___SearchByProductRequest: _TypeAlias = SearchByProductRequest  # noqa: Y015
 
 @_typing.final
+class Variant(_message.Message):
+    """Another variant of a match's group that passes the search's filters."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_ID_FIELD_NUMBER: _builtins.int
+    PRICE_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
+    IN_STOCK_FIELD_NUMBER: _builtins.int
+    product_id: _builtins.str
+    price: _builtins.float
+    currency: _builtins.str
+    in_stock: _builtins.bool
+    def __init__(
+        self,
+        *,
+        product_id: _builtins.str = ...,
+        price: _builtins.float | None = ...,
+        currency: _builtins.str = ...,
+        in_stock: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_price", b"_price", "price", b"price"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_price", b"_price", "currency", b"currency", "in_stock", b"in_stock", "price", b"price", "product_id", b"product_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__price: _TypeAlias = _typing.Literal["price"]  # noqa: Y015
+    _WhichOneofArgType__price: _TypeAlias = _typing.Literal["_price", b"_price"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__price) -> _WhichOneofReturnType__price | None: ...
+
+Global___Variant: _TypeAlias = Variant  # noqa: Y015
+
+@_typing.final
 class Match(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PRODUCT_ID_FIELD_NUMBER: _builtins.int
     DISTANCE_FIELD_NUMBER: _builtins.int
     PRODUCT_FIELD_NUMBER: _builtins.int
+    PHOTO_INDEX_FIELD_NUMBER: _builtins.int
+    VARIANTS_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
     distance: _builtins.float
-    """Euclidean distance to the query vector; matches are in ascending order."""
+    """Euclidean distance to the query (a product query: from the nearest of its photos) of the
+    product's photo that matched best; matches are in ascending order.
+    """
+    photo_index: _builtins.int
+    """Which of the product's photos matched (0: its first)."""
     @_builtins.property
-    def product(self) -> _common_pb2.ProductAttributes: ...
+    def product(self) -> _common_pb2.ProductAttributes:
+        """product.image_uri is the URI of the photo that matched."""
+
+    @_builtins.property
+    def variants(self) -> _containers.RepeatedCompositeFieldContainer[Global___Variant]:
+        """With COLLAPSE_GROUP: the group's other variants that pass the filters (at most 8)."""
+
     def __init__(
         self,
         *,
         product_id: _builtins.str = ...,
         distance: _builtins.float = ...,
         product: _common_pb2.ProductAttributes | None = ...,
+        photo_index: _builtins.int = ...,
+        variants: _abc.Iterable[Global___Variant] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["distance", b"distance", "product", b"product", "product_id", b"product_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["distance", b"distance", "photo_index", b"photo_index", "product", b"product", "product_id", b"product_id", "variants", b"variants"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

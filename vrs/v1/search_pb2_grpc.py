@@ -68,7 +68,8 @@ class SearchServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SearchByProduct(self, request, context):
-        """"More like this": uses the product's stored vector, never returns the product itself.
+        """"More like this": uses every photo of the product (the best match over them), never
+        returns the product itself, nor its variants unless include_variants.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -35,7 +35,9 @@ class SearchServiceStub:
     def __new__(cls, channel: _aio.Channel) -> SearchServiceAsyncStub: ...
     SearchByImage: _grpc.UnaryUnaryMultiCallable[_search_pb2.SearchByImageRequest, _search_pb2.SearchResponse]
     SearchByProduct: _grpc.UnaryUnaryMultiCallable[_search_pb2.SearchByProductRequest, _search_pb2.SearchResponse]
-    """"More like this": uses the product's stored vector, never returns the product itself."""
+    """"More like this": uses every photo of the product (the best match over them), never
+    returns the product itself, nor its variants unless include_variants.
+    """
     BatchSearch: _grpc.UnaryUnaryMultiCallable[_search_pb2.BatchSearchRequest, _search_pb2.BatchSearchResponse]
     """Several queries in one call; one result per query, a bad query fails alone."""
     GetStats: _grpc.UnaryUnaryMultiCallable[_search_pb2.GetSearchStatsRequest, _search_pb2.SearchStats]
@@ -47,7 +49,9 @@ class SearchServiceAsyncStub(SearchServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     SearchByImage: _aio.UnaryUnaryMultiCallable[_search_pb2.SearchByImageRequest, _search_pb2.SearchResponse]  # type: ignore[assignment]
     SearchByProduct: _aio.UnaryUnaryMultiCallable[_search_pb2.SearchByProductRequest, _search_pb2.SearchResponse]  # type: ignore[assignment]
-    """"More like this": uses the product's stored vector, never returns the product itself."""
+    """"More like this": uses every photo of the product (the best match over them), never
+    returns the product itself, nor its variants unless include_variants.
+    """
     BatchSearch: _aio.UnaryUnaryMultiCallable[_search_pb2.BatchSearchRequest, _search_pb2.BatchSearchResponse]  # type: ignore[assignment]
     """Several queries in one call; one result per query, a bad query fails alone."""
     GetStats: _aio.UnaryUnaryMultiCallable[_search_pb2.GetSearchStatsRequest, _search_pb2.SearchStats]  # type: ignore[assignment]
@@ -68,7 +72,9 @@ class SearchServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _search_pb2.SearchByProductRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_search_pb2.SearchResponse, _abc.Awaitable[_search_pb2.SearchResponse]]:
-        """"More like this": uses the product's stored vector, never returns the product itself."""
+        """"More like this": uses every photo of the product (the best match over them), never
+        returns the product itself, nor its variants unless include_variants.
+        """
 
     @_abc_1.abstractmethod
     def BatchSearch(

@@ -7,10 +7,17 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
-from services.embedder.catalog.items import ItemResult, Outcome, UpsertItem, failed
-from services.embedder.catalog.upsert_plan import kept_attributes
-from vrs.catalog.products import Product, StoredProduct
-from vrs.catalog.vectors import Vector, checked_vector
+from services.embedder.catalog.items import (
+    ItemResult,
+    LoadedItem,
+    LoadedPhoto,
+    Outcome,
+    UpsertItem,
+    failed,
+)
+from services.embedder.catalog.upsert_plan import kept_attributes, plan_upsert
+from vrs.catalog.products import check_photos
+from vrs.catalog.vectors import checked_vector
 from vrs.images.source import sha256_hex
 from vrs.modelinfo.dimensions import check_dimension
 from vrs.store.async_store import AsyncStore
@@ -22,7 +29,7 @@ def other_models(items: Sequence[UpsertItem], own_model_id: str) -> dict[str, li
     others: dict[str, list[int]] = {}
     for i, item in enumerate(items):
         model = item.vector_model_id
-        if item.vector is not None and item.image is None and model and model != own_model_id:
+        if item.all_vectors and not item.all_images and model and model != own_model_id:
             others.setdefault(model, []).append(i)
     return others
 
@@ -40,7 +47,7 @@ async def upsert_other_models(
     for model_id, indexes in others.items():
         try:
             # A new collection takes the batch's usual size: one odd vector fails alone.
-            sizes = Counter(len(items[i].vector or ()) for i in indexes)
+            sizes = Counter(len(v) for i in indexes for v in items[i].all_vectors)
             dimension = sizes.most_common(1)[0][0]
             check_dimension(model_id, dimension, f"vector of model {model_id!r}")
             store = await stores.for_writing(model_id, dimension)
@@ -62,47 +69,50 @@ async def _upsert_model(
 ) -> dict[int, ItemResult]:
     dimension = await store.dimension()
     results: dict[int, ItemResult] = {}
-    vectors: dict[int, tuple[Product, Vector]] = {}
+    loaded: list[LoadedItem] = []
     for i in indexes:
         item = items[i]
         try:
-            product = item.product.validated()
-            vectors[i] = (
-                product,
-                checked_vector(item.vector or (), dimension, f"vector of {product.product_id!r}"),
-            )
+            loaded.append(_loaded(i, item, dimension))
         except Exception as exc:
             results[i] = failed(item.product.product_id, exc)
-    ids = [product.product_id for product, _ in vectors.values()]
+    ids = [entry.product_id for entry in loaded]
     existing = await store.get(ids)
     # A product new to this collection takes the attributes the catalog already has.
     catalog = await catalog_store.get([pid for pid in ids if pid not in existing])
-    writes: list[StoredProduct] = []
-    rewrites: list[StoredProduct] = []
-    for i, (incoming, vector) in vectors.items():
-        pid = incoming.product_id
-        prev = existing.get(pid) or catalog.get(pid)
-        product = kept_attributes(incoming, prev.product) if prev else incoming
-        stored = StoredProduct(
-            product=product,
-            model_id=model_id,
-            vector_sha256=sha256_hex(vector.tobytes()),
-            updated_at=now,
-            versions=prev.versions if prev else {},
-            vector=vector,
-        )
-        old = existing.get(pid)
-        if old is not None and old.vector_sha256 == stored.vector_sha256:
-            if old.product == product:
-                results[i] = ItemResult(pid, Outcome.UNCHANGED)
-                continue
-            rewrites.append(replace(old, product=product, updated_at=now))
-            results[i] = ItemResult(pid, Outcome.UPDATED)
-            continue
-        writes.append(stored)
-        results[i] = ItemResult(pid, Outcome.UPSERTED)
-    if writes:
-        await store.upsert(writes)
-    if rewrites:
-        await store.set_attributes(rewrites)
+    loaded = [
+        replace(e, product=kept_attributes(e.product, catalog[e.product_id].product))
+        if e.product_id in catalog
+        else e
+        for e in loaded
+    ]
+    plan = plan_upsert(loaded, existing, model_id, now)
+    results.update(plan.settled)
+    if plan.ready:
+        await store.upsert(plan.ready)
+    dropped = [point for points in plan.drops.values() for point in points]
+    if dropped:
+        await store.delete_points(dropped)
+    if plan.rewrites:
+        await store.set_attributes(plan.rewrites)
+    for entry in loaded:
+        if entry.index not in results:
+            outcome = plan.outcomes.get(entry.index, Outcome.UPSERTED)
+            results[entry.index] = ItemResult(entry.product_id, outcome)
     return results
+
+
+def _loaded(index: int, item: UpsertItem, dimension: int) -> LoadedItem:
+    """The item's vectors checked, as photos (distinct ones, in order)."""
+    product = item.product.validated()
+    pid = product.product_id
+    vectors = item.all_vectors
+    uris = [*item.image_uris, *[""] * len(vectors)][: len(vectors)]
+    uris[0] = uris[0] or product.image_uri
+    check_photos(pid, uris, len(vectors))
+    photos: dict[str, LoadedPhoto] = {}
+    for n, raw in enumerate(vectors):
+        vector = checked_vector(raw, dimension, f"vector of {pid!r}")
+        sha = sha256_hex(vector.tobytes())
+        photos.setdefault(sha, LoadedPhoto(uris[n], vector=vector, vector_sha256=sha))
+    return LoadedItem(index, item, replace(product, image_uri=uris[0]), tuple(photos.values()))

@@ -15,20 +15,29 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+import numpy as np
+
 from services.embedder.catalog.items import (
     CHANGES,
     ItemResult,
     Known,
     LoadedItem,
+    LoadedPhoto,
     Outcome,
     UpsertItem,
     WriteGate,
     failed,
 )
 from services.embedder.catalog.other_models import other_models, upsert_other_models
-from services.embedder.catalog.upsert_plan import UpsertPlan, plan_upsert, stored_item
+from services.embedder.catalog.upsert_plan import (
+    UpsertPlan,
+    needs_model,
+    photos_to_keep,
+    plan_upsert,
+    stored_item,
+)
 from services.embedder.embedding.embedder import ImageEmbedder
-from vrs.catalog.products import ProductPatch, StoredProduct
+from vrs.catalog.products import ProductPatch, StoredProduct, check_photos
 from vrs.catalog.vectors import checked_vector
 from vrs.errors import InvalidInput, InvalidVector, ModelMismatch, NotFound, VrsError
 from vrs.images.source import ImageFetcher, sha256_hex
@@ -49,10 +58,12 @@ class Loaded:
 
 @dataclass(frozen=True)
 class Writes:
-    """What goes to the store: whole points (vector and payload) and payload-only rewrites."""
+    """What goes to the store: products' photos (vectors and payloads), attribute-only
+    rewrites, and the photos written products no longer have (point ids by product)."""
 
     points: list[StoredProduct]
     rewrites: list[StoredProduct]
+    drops: dict[str, list[str]]
 
 
 class CatalogWriter:
@@ -91,16 +102,24 @@ class CatalogWriter:
         loaded = await self._load_all(items, skip=results.keys())
         results.update(loaded.failures)
         existing = await self._stored_products([e.product_id for e in loaded.items], known)
+        keep = photos_to_keep(loaded.items, existing, self.model_id)
+        if keep:
+            # Their unchanged photos' vectors, so the model runs only on the new ones.
+            existing.update(await self._store.get(keep, with_vectors=True))
         plan = plan_upsert(loaded.items, existing, self.model_id, now)
         results.update(plan.settled)
-        writes = Writes(plan.ready + await self._embed(plan, existing, now, results), plan.rewrites)
+        embedded = await self._embed(plan, existing, now, results)
+        written_ids = {s.product.product_id for s in plan.ready + embedded}
+        drops = {pid: ids for pid, ids in plan.drops.items() if pid in written_ids}
+        writes = Writes(plan.ready + embedded, plan.rewrites, drops)
         if gate is not None:
             writes = await _through_gate(gate, loaded.items, results, writes)
         await self._write(writes)
         written = {w.product.product_id for w in writes.points}
         for entry in loaded.items:
             if entry.index not in results and entry.product_id in written:
-                results[entry.index] = ItemResult(entry.product_id, Outcome.UPSERTED)
+                outcome = plan.outcomes.get(entry.index, Outcome.UPSERTED)
+                results[entry.index] = ItemResult(entry.product_id, outcome)
         if writes.points or any(r.outcome in CHANGES for r in results.values()):
             await self._changed()
         return [results[i] for i in range(len(items))]
@@ -127,22 +146,32 @@ class CatalogWriter:
         now: str,
         results: dict[int, ItemResult],
     ) -> list[StoredProduct]:
-        """The planned images embedded in one batch, as points to write; an image the model
-        refuses fails its item alone (into `results`)."""
-        entries = plan.to_embed
-        vectors = await self._embedder.embed_many([e.data for e in entries if e.data is not None])
-        points: list[StoredProduct] = []
-        for entry, vector in zip(entries, vectors, strict=True):
-            if isinstance(vector, BaseException):
-                results[entry.index] = failed(entry.product_id, vector)
-            else:
-                prev = existing.get(entry.product_id)
-                points.append(stored_item(entry, vector, self.model_id, now, prev))
-        return points
+        """The planned photos embedded in one batch, as products to write; a photo the model
+        refuses fails its product alone (into `results`): no product is written in part."""
+        wanted = [(entry, needs_model(entry, plan)) for entry in plan.to_embed]
+        images = [photo.data or b"" for _, photos in wanted for photo in photos]
+        vectors = iter(await self._embedder.embed_many(images))
+        products: list[StoredProduct] = []
+        for entry, photos in wanted:
+            answers = [next(vectors) for _ in photos]
+            error = next((a for a in answers if isinstance(a, BaseException)), None)
+            if error is not None:
+                results[entry.index] = failed(entry.product_id, error)
+                continue
+            done = [a for a in answers if not isinstance(a, BaseException)]
+            kept = plan.kept.get(entry.product_id, {})
+            prev = existing.get(entry.product_id)
+            products.append(stored_item(entry, done, kept, self.model_id, now, prev))
+        return products
 
     async def _write(self, writes: Writes) -> None:
+        # Photos first, then the ones dropped: once the call returns, a search sees only the
+        # product's current photos; while it runs, it may see both (never none).
         if writes.points:
             await self._store.upsert(writes.points)
+        dropped = [point for points in writes.drops.values() for point in points]
+        if dropped:
+            await self._store.delete_points(dropped)
         if writes.rewrites:
             await self._store.set_attributes(writes.rewrites)
 
@@ -214,35 +243,52 @@ class CatalogWriter:
 
     async def _load(self, index: int, item: UpsertItem) -> LoadedItem:
         product = item.product.validated()
-        if item.image is not None and item.vector is not None:
-            raise InvalidInput(
-                f"product {product.product_id!r}: give an image or a vector, not both"
+        pid = product.product_id
+        images, vectors = item.all_images, item.all_vectors
+        if images and vectors:
+            raise InvalidInput(f"product {pid!r}: give images or vectors, not both")
+        if not images and not vectors:
+            raise InvalidInput(f"product {pid!r} has neither an image nor a vector")
+        uris = list(item.image_uris) + [""] * (len(images) + len(vectors))
+        for n, image in enumerate(images):
+            uris[n] = image.uri or uris[n]
+        if not uris[0]:
+            uris[0] = product.image_uri
+        count = len(images) + len(vectors)
+        # Held to their size limits before any fetch.
+        check_photos(pid, uris[:count], count)
+        product = replace(product, image_uri=uris[0]).validated()
+        if images:
+            datas = await asyncio.gather(*(self._fetcher.load(image) for image in images))
+            photos = [
+                LoadedPhoto(uris[n], data=data, image_sha256=sha256_hex(data))
+                for n, data in enumerate(datas)
+            ]
+        else:
+            photos = [
+                LoadedPhoto(uris[n], vector=v, vector_sha256=sha256_hex(v.tobytes()))
+                for n, v in enumerate(self._checked_vectors(item, pid, vectors))
+            ]
+        return LoadedItem(index, item, product, _distinct(photos))
+
+    def _checked_vectors(
+        self, item: UpsertItem, pid: str, vectors: Sequence[Sequence[float]]
+    ) -> list[np.ndarray]:
+        if item.vector_model_id and item.vector_model_id != self.model_id:
+            raise ModelMismatch(
+                f"product {pid!r}: vector of model {item.vector_model_id!r}, the collection "
+                f"holds model {self.model_id!r}"
             )
-        if item.image is not None:
-            if not product.image_uri and item.image.uri:
-                # The URI becomes an attribute: held to its size limit, before any fetch.
-                product = replace(product, image_uri=item.image.uri).validated()
-            data = await self._fetcher.load(item.image)
-            return LoadedItem(index, item, product, data=data, image_sha256=sha256_hex(data))
-        if item.vector is not None:
-            if item.vector_model_id and item.vector_model_id != self.model_id:
-                raise ModelMismatch(
-                    f"product {product.product_id!r}: vector of model {item.vector_model_id!r}, "
-                    f"the collection holds model {self.model_id!r}"
-                )
-            vector = checked_vector(
-                item.vector, self._embedder.dimension, f"vector of {product.product_id!r}"
+        checked = [
+            checked_vector(v, self._embedder.dimension, f"vector of {pid!r}") for v in vectors
+        ]
+        if not item.vector_model_id:
+            # Without it nothing shows the vector comes from this collection's model.
+            raise InvalidVector(
+                f"vector for product {pid!r} has no model_id; set it to the model that "
+                f"computed the vector (the collection holds {self.model_id!r})"
             )
-            if not item.vector_model_id:
-                # Without it nothing shows the vector comes from this collection's model.
-                raise InvalidVector(
-                    f"vector for product {product.product_id!r} has no model_id; set it to the "
-                    f"model that computed the vector (the collection holds {self.model_id!r})"
-                )
-            return LoadedItem(
-                index, item, product, vector=vector, vector_sha256=sha256_hex(vector.tobytes())
-            )
-        raise InvalidInput(f"product {product.product_id!r} has neither an image nor a vector")
+        return checked
 
 
 async def _through_gate(
@@ -259,7 +305,20 @@ async def _through_gate(
     return Writes(
         [s for s in writes.points if s.product.product_id not in refused],
         [s for s in writes.rewrites if s.product.product_id not in refused],
+        {pid: ids for pid, ids in writes.drops.items() if pid not in refused},
     )
+
+
+def _distinct(photos: list[LoadedPhoto]) -> tuple[LoadedPhoto, ...]:
+    """The photos without repeats of the same content (the first one kept)."""
+    seen: set[str] = set()
+    kept = []
+    for photo in photos:
+        key = photo.stored().key
+        if key not in seen:
+            seen.add(key)
+            kept.append(photo)
+    return tuple(kept)
 
 
 def _now() -> str:

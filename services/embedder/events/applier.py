@@ -266,7 +266,7 @@ class ChangeApplier:
         for name, (v, value) in newer.items():
             if v > version and v >= versions.get(name, 0):
                 values[name], versions[name] = value, v
-        return UpsertItem(Product(**values), image=change.image, versions=versions)
+        return UpsertItem(Product(**values), images=change.images, versions=versions)
 
     async def _update(
         self, version: int, patch: ProductPatch, product: _Product
