@@ -229,6 +229,10 @@ def events_stats_to_proto(status: EventsStatus) -> embedder_pb2.EventsStats:
 def _upsert_item(message: embedder_pb2.ProductUpsert) -> UpsertItem:
     product = product_from_proto(message.product)
     content = message.WhichOneof("content")
+    if (content == "image" and message.images) or (content == "vector" and message.vectors):
+        raise InvalidInput(
+            f"product {product.product_id!r}: set image or images (vector or vectors), not both"
+        )
     images = ([message.image] if content == "image" else []) + list(message.images)
     vectors = ([message.vector] if content == "vector" else []) + list(message.vectors)
     models = {v.model_id for v in vectors}

@@ -267,7 +267,14 @@ def check_photos(product_id: str, uris: list[str], count: int) -> None:
         raise InvalidProduct(f"product {product_id!r} has no photo")
     if count > MAX_PHOTOS:
         raise InvalidProduct(f"product {product_id!r} has {count} photos, at most {MAX_PHOTOS}")
-    total = sum(len(u.encode(errors="replace")) for u in uris)
+    sizes = [len(u.encode(errors="replace")) for u in uris]
+    for n, size in enumerate(sizes):
+        if size > MAX_IMAGE_URI_BYTES:
+            raise InvalidProduct(
+                f"product {product_id!r}: the URI of photo {n} is {size} bytes in UTF-8, at "
+                f"most {MAX_IMAGE_URI_BYTES}"
+            )
+    total = sum(sizes)
     if total > MAX_PHOTO_URIS_BYTES:
         raise InvalidProduct(
             f"product {product_id!r}: its photo URIs are {total} bytes in UTF-8 together, at "
