@@ -217,6 +217,45 @@ def test_import_vectors_from_text_tree_and_npz(server: str, tmp_path: Path) -> N
     assert {cols[1] for cols in table_rows(near.stdout)} == {"old-1", "old-2"}
 
 
+def test_index_photos_and_variants_then_one_card_per_group(server: str, tmp_path: Path) -> None:
+    for name, seed in (("front", 900), ("back", 901), ("red", 902), ("skirt", 903)):
+        (tmp_path / f"{name}.jpg").write_bytes(product_jpeg("shirt", seed))
+    catalog = tmp_path / "variants.csv"
+    catalog.write_text(
+        "product_id,image,group_id,price,category\n"
+        "var-dress-blue,front.jpg|back.jpg,var-dress,30,variants\n"
+        "var-dress-red,red.jpg,var-dress,90,variants\n"
+        "var-skirt,skirt.jpg,,20,variants\n"
+    )
+    indexed = vrs(server, "index", catalog)
+    assert indexed.returncode == 0, indexed.stderr
+    assert "indexed 3" in indexed.stdout
+    cards = vrs(
+        server, "similar", tmp_path / "back.jpg", "--category", "variants", "--collapse", "group"
+    )
+    assert cards.returncode == 0, cards.stderr
+    rows = table_rows(cards.stdout)
+    assert [cols[1] for cols in rows] == ["var-dress-blue", "var-skirt"]
+    assert "also in" in cards.stdout and "var-dress-red" in cards.stdout
+    own = vrs(server, "similar", "--product", "var-dress-blue", "--category", "variants")
+    assert [cols[1] for cols in table_rows(own.stdout)] == ["var-skirt"]
+
+
+def test_import_vectors_with_a_repeated_id_makes_one_product_of_them(
+    server: str, tmp_path: Path
+) -> None:
+    model_id = stat(server, "model id").split()[0]
+    npz = tmp_path / "photos.npz"
+    rng = np.random.default_rng(4)
+    ids = np.array(["rep-multi", "rep-multi", "rep-single"])
+    np.savez(npz, ids=ids, vectors=rng.normal(size=(3, 1280)), categories=np.array(["rep"] * 3))
+    result = vrs(server, "import-vectors", npz, "--model-id", model_id)
+    assert result.returncode == 0, result.stderr
+    assert "3 vectors of 2 products" in result.stdout and "imported 2" in result.stdout
+    near = vrs(server, "similar", "--product", "rep-single", "--category", "rep", "-k", "5")
+    assert [cols[1] for cols in table_rows(near.stdout)] == ["rep-multi"]
+
+
 def test_import_vectors_refuses_wrong_dimension_and_model(server: str, tmp_path: Path) -> None:
     model_id = stat(server, "model id").split()[0]
     npz = tmp_path / "small.npz"

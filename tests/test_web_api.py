@@ -24,7 +24,9 @@ MATCH_FIELDS = {
     "price",
     "currency",
     "in_stock",
+    "group_id",
     "image_url",
+    "variants",
 }
 
 
@@ -113,7 +115,9 @@ async def test_product_lookup_answers_its_attributes(web: WebVrs) -> None:
         "price": 5.0,
         "currency": "",
         "in_stock": True,
+        "group_id": "",
         "image_url": "/v1/products/p5/image",
+        "images": ["/v1/products/p5/image"],
     }
 
 

@@ -60,8 +60,25 @@ def index_catalog(client: VrsClient, path: Path, batch_size: int = 32) -> int:
 
 
 def upsert_request(entry: CatalogEntry) -> embedder_pb2.ProductUpsert:
-    """The entry as the server reads products and images (vrs.rpc.convert), photo included."""
-    product = Product(
+    """The entry as the server reads products and images (vrs.rpc.convert), photos included
+    (their bytes: the server need not see the files; their file URIs: where they are shown
+    from)."""
+    product = entry_product(entry)
+    if not entry.more_images:
+        image = ImageInput(data=entry.image.read_bytes())
+        return embedder_pb2.ProductUpsert(
+            product=product_to_proto(product), image=image_to_proto(image)
+        )
+    return embedder_pb2.ProductUpsert(
+        product=product_to_proto(product),
+        images=[image_to_proto(ImageInput(data=path.read_bytes())) for path in entry.images],
+        image_uris=[path.resolve().as_uri() for path in entry.images],
+    )
+
+
+def entry_product(entry: CatalogEntry) -> Product:
+    """The product a catalog entry describes (its first photo's file URI as image_uri)."""
+    return Product(
         product_id=normalize_product_id(entry.product_id),
         title=entry.title,
         category=entry.category,
@@ -69,8 +86,5 @@ def upsert_request(entry: CatalogEntry) -> embedder_pb2.ProductUpsert:
         price=entry.price,
         currency=entry.currency,
         image_uri=entry.image.resolve().as_uri(),
-    )
-    image = ImageInput(data=entry.image.read_bytes())
-    return embedder_pb2.ProductUpsert(
-        product=product_to_proto(product), image=image_to_proto(image)
+        group_id=entry.group_id,
     )

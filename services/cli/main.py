@@ -80,6 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="search on this part of the photo (fractions of its width and height); "
         "default: the main item, found in the photo",
     )
+    similar.add_argument(
+        "--collapse",
+        choices=("product", "group"),
+        default="product",
+        help="one result per product (default) or per variant group, with its other variants",
+    )
+    similar.add_argument(
+        "--include-variants",
+        action="store_true",
+        help="with --product: its own variants (same group) may come back too",
+    )
 
     vectors = commands.add_parser("import-vectors", help="import precomputed vectors")
     vectors.add_argument("path", type=Path, help=".npz, .npy (+ .ids.txt) or a folder of .txt")
@@ -253,6 +264,8 @@ def _dispatch(client: VrsClient, args: argparse.Namespace) -> int:
             max_distance=args.max_distance,
             model_id=args.model_id.strip(),
             region=parse_region(args.region) if args.region is not None else None,
+            collapse_groups=args.collapse == "group",
+            include_variants=args.include_variants,
         )
         response = find_similar(client, query)
         print(table(response))

@@ -46,13 +46,15 @@ def publish_events(
                     price=entry.price,
                     currency=entry.currency,
                     image_uri=entry.image.as_uri(),
+                    group_id=entry.group_id,
                 )
-                image = (
-                    ImageInput(uri=entry.image.as_uri())
-                    if image_uris
-                    else ImageInput(data=_read(entry.image))
-                )
-                events.append(upsert_event(product, image))
+                images = [
+                    ImageInput(uri=path.as_uri()) if image_uris else ImageInput(data=_read(path))
+                    for path in entry.images
+                ]
+                shown = [path.as_uri() for path in entry.images] if len(images) > 1 else []
+                one = images[0] if len(images) == 1 else images
+                events.append(upsert_event(product, one, image_uris=shown))
         if update is not None:
             events.append(update_event(update))
         events += [delete_event(pid) for pid in deletes]

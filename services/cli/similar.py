@@ -32,6 +32,14 @@ class SimilarQuery:
     model_id: str = ""
     # The part of the photo to search on; None: the main item, found by the server.
     region: Region | None = None
+    # One result per variant group (with its other variants) instead of per product.
+    collapse_groups: bool = False
+    # More like this: the product's own variants may come back.
+    include_variants: bool = False
+
+    @property
+    def collapse(self) -> search_pb2.Collapse.ValueType:
+        return search_pb2.COLLAPSE_GROUP if self.collapse_groups else search_pb2.COLLAPSE_PRODUCT
 
     def search_filter(self) -> search_pb2.SearchFilter:
         flt = search_pb2.SearchFilter(
@@ -52,6 +60,7 @@ def find_similar(client: VrsClient, query: SimilarQuery) -> search_pb2.SearchRes
             filter=query.search_filter(),
             model_id=query.model_id,
             region=None if query.region is None else region_to_proto(query.region),
+            collapse=query.collapse,
         )
         if query.max_distance is not None:
             by_image.max_distance = query.max_distance
@@ -63,7 +72,12 @@ def find_similar(client: VrsClient, query: SimilarQuery) -> search_pb2.SearchRes
     except InvalidProduct as exc:
         raise CliError(str(exc)) from exc
     by_product = search_pb2.SearchByProductRequest(
-        product_id=product_id, k=query.k, filter=query.search_filter(), model_id=query.model_id
+        product_id=product_id,
+        k=query.k,
+        filter=query.search_filter(),
+        model_id=query.model_id,
+        collapse=query.collapse,
+        include_variants=query.include_variants,
     )
     if query.max_distance is not None:
         by_product.max_distance = query.max_distance
@@ -73,7 +87,10 @@ def find_similar(client: VrsClient, query: SimilarQuery) -> search_pb2.SearchRes
 def table(response: search_pb2.SearchResponse) -> str:
     if not response.matches:
         return "no similar products match" + _region_line(response)
-    rows = [("rank", "product", "distance", "price", "category", "title")]
+    variants = any(m.variants for m in response.matches)
+    rows: list[tuple[str, ...]] = [("rank", "product", "distance", "price", "category", "title")]
+    if variants:
+        rows[0] += ("also in",)
     for rank, m in enumerate(response.matches, 1):
         price = (
             f"{m.product.price:.2f} {m.product.currency}".strip()
@@ -89,6 +106,7 @@ def table(response: search_pb2.SearchResponse) -> str:
                 m.product.category,
                 m.product.title,
             )
+            + ((", ".join(v.product_id for v in m.variants),) if variants else ())
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [

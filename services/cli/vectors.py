@@ -208,16 +208,24 @@ def import_vectors(
             joined.category = record.category
         return joined
 
+    # A product id repeated: the vectors of that product's photos, in the file's order.
+    products: dict[str, list[VectorRecord]] = {}
+    for record in records:
+        products.setdefault(record.product_id, []).append(record)
+    grouped = list(products.values())
+
+    def item(photos: list[VectorRecord]) -> embedder_pb2.ProductUpsert:
+        vectors = [
+            common_pb2.Embedding(values=r.vector.tolist(), model_id=model_id) for r in photos
+        ]
+        if len(vectors) == 1:
+            return embedder_pb2.ProductUpsert(product=product(photos[0]), vector=vectors[0])
+        return embedder_pb2.ProductUpsert(product=product(photos[0]), vectors=vectors)
+
     def batches() -> Iterator[embedder_pb2.UpsertProductsRequest]:
-        for start in range(0, len(records), batch_size):
+        for start in range(0, len(grouped), batch_size):
             yield embedder_pb2.UpsertProductsRequest(
-                items=[
-                    embedder_pb2.ProductUpsert(
-                        product=product(r),
-                        vector=common_pb2.Embedding(values=r.vector.tolist(), model_id=model_id),
-                    )
-                    for r in records[start : start + batch_size]
-                ]
+                items=[item(photos) for photos in grouped[start : start + batch_size]]
             )
 
     summary = client.stream(client.embedder.StreamUpsertProducts, batches())
@@ -225,9 +233,11 @@ def import_vectors(
         f"imported {summary.upserted + summary.updated}, unchanged {summary.unchanged}, "
         f"failed {summary.failed + len(bad_ids)}"
     )
+    if len(grouped) < len(records):
+        print(f"{len(records)} vectors of {len(grouped)} products (several photos each)")
     if catalog is not None:
-        joined = sum(1 for r in records if r.product_id in attributes)
-        print(f"attributes from {catalog.name}: {joined} of {len(records)} products")
+        joined = sum(1 for pid in products if pid in attributes)
+        print(f"attributes from {catalog.name}: {joined} of {len(products)} products")
     for reason in bad_ids:
         print(f"  failed: {reason}")
     for failure in summary.failures:
@@ -262,6 +272,7 @@ def _catalog_attributes(catalog: Path) -> dict[str, common_pb2.ProductAttributes
                 price=entry.price,
                 currency=entry.currency,
                 image_uri=entry.image.resolve().as_uri(),
+                group_id=entry.group_id,
             )
         )
     return attributes

@@ -14,6 +14,14 @@ from vrs.catalog.products import Product
 
 
 @dataclass(frozen=True)
+class CatalogProduct:
+    """A stored product (its attributes cut to the limits) and its photos' URIs, in order."""
+
+    product: Product
+    photo_uris: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class CatalogSummary:
     """The catalog's size and model, and the filter values known to the gateway."""
 
@@ -30,8 +38,8 @@ class SearchBackend(Protocol):
 
     async def by_product(self, query: ProductQuery) -> SearchResult: ...
 
-    async def product(self, product_id: str) -> Product:
-        """The stored product; NotFound when the catalog has none with this id."""
+    async def product(self, product_id: str) -> CatalogProduct:
+        """The stored product and its photos; NotFound when the catalog has none with this id."""
         ...
 
     async def catalog(self) -> CatalogSummary: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -17,6 +18,7 @@ from pydantic_core import PydanticCustomError
 from services.search.results import SearchOptions
 from vrs.limits import MAX_FILTER_VALUES
 from vrs.store.filters import ProductFilter
+from vrs.store.query import Collapse
 
 _EXPECTED = {"k": "an integer", "in_stock": "true or false"}
 
@@ -33,10 +35,15 @@ class FilterFields(BaseModel):
     max_distance: float | None = Field(
         None, description="Largest Euclidean distance to the query kept."
     )
+    collapse: Literal["product", "group"] = Field(
+        "product",
+        description="One result per product, or per variant group (with its other variants).",
+    )
 
     def search_options(self, categories: Sequence[str], brands: Sequence[str]) -> SearchOptions:
         return SearchOptions(
             k=self.k,
+            collapse=Collapse(self.collapse),
             filter=ProductFilter(
                 min_price=self.min_price,
                 max_price=self.max_price,

@@ -11,14 +11,19 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.search.results import ImageQuery, ProductQuery, SearchOptions, SearchResult
 from services.search.wire import result
-from services.web.backend import CatalogSummary
-from vrs.catalog.products import Product
+from services.web.backend import CatalogProduct, CatalogSummary
 from vrs.errors import InvalidInput, NotFound, Unavailable, VrsError
 from vrs.rpc.client import open_channel
-from vrs.rpc.convert import image_to_proto, product_from_proto, region_to_proto
+from vrs.rpc.convert import (
+    image_to_proto,
+    photos_from_proto,
+    product_from_proto,
+    region_to_proto,
+)
 from vrs.rpc.status import error_from_status
 from vrs.security.redact import redact_text
 from vrs.settings import ClientSettings
+from vrs.store.query import Collapse
 from vrs.v1 import embedder_pb2, embedder_pb2_grpc, search_pb2, search_pb2_grpc
 
 if TYPE_CHECKING:
@@ -30,6 +35,10 @@ T = TypeVar("T")
 SEARCH = "search service"
 EMBEDDER = "embedder service"
 _UINT32_MAX = 2**32 - 1
+_COLLAPSES = {
+    Collapse.PRODUCT: search_pb2.COLLAPSE_PRODUCT,
+    Collapse.GROUP: search_pb2.COLLAPSE_GROUP,
+}
 # The gateway's own credentials refused: the dependency is unusable, not the caller's fault.
 _REFUSED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
 
@@ -69,19 +78,24 @@ class GrpcBackend:
         return result(await self._call(SEARCH, self._search.SearchByImage(request, **self._kw())))
 
     async def by_product(self, query: ProductQuery) -> SearchResult:
-        request = search_pb2.SearchByProductRequest(product_id=query.product_id)
+        request = search_pb2.SearchByProductRequest(
+            product_id=query.product_id, include_variants=query.include_variants
+        )
         _set_options(request, query.options)
         response = await self._call(SEARCH, self._search.SearchByProduct(request, **self._kw()))
         return result(response)
 
-    async def product(self, product_id: str) -> Product:
+    async def product(self, product_id: str) -> CatalogProduct:
         request = embedder_pb2.GetProductsRequest(product_ids=[product_id])
         response = await self._call(EMBEDDER, self._embedder.GetProducts(request, **self._kw()))
         if response.invalid:
             raise InvalidInput(response.invalid[0].message)
         if not response.products:
             raise NotFound(f"product {product_id!r} is not in the catalog")
-        return product_from_proto(response.products[0])
+        product = product_from_proto(response.products[0])
+        # An embedder of before several photos sends none: the product's own is its only one.
+        photos = photos_from_proto(response.photos[0]) if response.photos else [product.image_uri]
+        return CatalogProduct(product, tuple(photos))
 
     async def catalog(self) -> CatalogSummary:
         request = search_pb2.GetSearchStatsRequest()
@@ -138,3 +152,4 @@ def _set_options(
     request.filter.categories.extend(flt.categories)
     request.filter.brands.extend(flt.brands)
     request.filter.in_stock_only = flt.in_stock_only
+    request.collapse = _COLLAPSES[options.collapse]

@@ -9,9 +9,9 @@ import numpy as np
 
 from services.search.results import ImageQuery, ProductQuery, SearchResult
 from services.search.searcher import Searcher
-from services.web.backend import CatalogSummary
+from services.web.backend import CatalogProduct, CatalogSummary
 from vrs.catalog.ids import normalize_product_id
-from vrs.catalog.products import Product
+from vrs.catalog.products import uri_within_limits
 from vrs.errors import NotFound
 from vrs.store.async_store import AsyncStore
 from vrs.store.query import SearchRequest
@@ -36,12 +36,13 @@ class LocalBackend:
     async def by_product(self, query: ProductQuery) -> SearchResult:
         return await self._searcher.by_product(query)
 
-    async def product(self, product_id: str) -> Product:
+    async def product(self, product_id: str) -> CatalogProduct:
         product_id = normalize_product_id(product_id)
         stored = (await self._store.get([product_id])).get(product_id)
         if stored is None:
             raise NotFound(f"product {product_id!r} is not in the catalog")
-        return stored.product.within_limits()
+        uris = tuple(uri_within_limits(p.image_uri) for p in stored.photos)
+        return CatalogProduct(stored.product.within_limits(), uris)
 
     async def catalog(self) -> CatalogSummary:
         info = await self._store.info()

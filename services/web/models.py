@@ -7,16 +7,18 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
-from services.search.results import SearchOptions, SearchResult
-from services.web.backend import CatalogSummary
+from services.search.results import Match, SearchOptions, SearchResult
+from services.web.backend import CatalogProduct, CatalogSummary
 from services.web.filters import FilterFields
 from vrs.catalog.products import Product
 from vrs.images.region import Region, UsedRegion
 from vrs.limits import MAX_FILTER_VALUES
 
 
-def image_path(product_id: str) -> str:
-    return f"/v1/products/{quote(product_id, safe='')}/image"
+def image_path(product_id: str, photo: int = 0) -> str:
+    """Where the gateway serves a product's photo (its first: no `photo` parameter)."""
+    path = f"/v1/products/{quote(product_id, safe='')}/image"
+    return f"{path}?photo={photo}" if photo else path
 
 
 class ProductOut(BaseModel):
@@ -29,10 +31,11 @@ class ProductOut(BaseModel):
     price: float | None
     currency: str
     in_stock: bool
+    group_id: str = Field(description="The product's variant group (style); empty: none.")
     image_url: str = Field(description="Path of the product's photo on this gateway.")
 
     @classmethod
-    def of(cls, product: Product) -> ProductOut:
+    def of(cls, product: Product, photo: int = 0) -> ProductOut:
         return cls(
             product_id=product.product_id,
             title=product.title,
@@ -41,14 +44,59 @@ class ProductOut(BaseModel):
             price=product.price,
             currency=product.currency,
             in_stock=product.in_stock,
+            group_id=product.group_id,
+            image_url=image_path(product.product_id, photo),
+        )
+
+
+class CatalogProductOut(ProductOut):
+    """A catalog product with all its photos (image_url: the first)."""
+
+    images: list[str] = Field(description="Paths of all the product's photos, in order.")
+
+    @classmethod
+    def of_stored(cls, found: CatalogProduct) -> CatalogProductOut:
+        pid = found.product.product_id
+        images = [image_path(pid, n) for n in range(len(found.photo_uris))]
+        return cls(images=images, **ProductOut.of(found.product).model_dump())
+
+
+class VariantOut(BaseModel):
+    """Another variant of a match's group (another colour) that passes the same filters."""
+
+    product_id: str
+    price: float | None
+    currency: str
+    in_stock: bool
+    image_url: str = Field(description="Path of the variant's photo on this gateway.")
+
+    @classmethod
+    def of(cls, product: Product) -> VariantOut:
+        return cls(
+            product_id=product.product_id,
+            price=product.price,
+            currency=product.currency,
+            in_stock=product.in_stock,
             image_url=image_path(product.product_id),
         )
 
 
 class MatchOut(ProductOut):
-    """A similar product and its Euclidean distance to the query."""
+    """A similar product (image_url: its photo that matched) and its Euclidean distance to
+    the query; with collapse=group, its group's other variants."""
 
     distance: float
+    variants: list[VariantOut] = Field(
+        default_factory=list, description="collapse=group: the group's other variants."
+    )
+
+    @classmethod
+    def of_match(cls, match: Match) -> MatchOut:
+        return cls(
+            distance=match.distance,
+            variants=[VariantOut.of(v) for v in match.variants],
+            **ProductOut.of(match.product, match.photo_index).model_dump(),
+        )
 
 
 class QueryOut(BaseModel):
@@ -103,10 +151,7 @@ class SearchOut(BaseModel):
             model_id=result.model_id,
             from_cache=result.from_cache,
             query=QueryOut(product_id=product_id),
-            matches=[
-                MatchOut(distance=m.distance, **ProductOut.of(m.product).model_dump())
-                for m in result.matches
-            ],
+            matches=[MatchOut.of_match(m) for m in result.matches],
             region=None if result.region is None else RegionOut.of(result.region),
         )
 

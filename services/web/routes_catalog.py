@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from services.web.dependencies import GatewayDep, SearchCaller
 from services.web.image_types import image_type
-from services.web.models import CatalogOut, ProductOut
+from services.web.models import CatalogOut, CatalogProductOut
 from services.web.openapi_docs import ERRORS
 from vrs.errors import InvalidInput, NotFound
 from vrs.images.source import ImageInput
@@ -23,9 +24,9 @@ router = APIRouter(tags=["catalog"])
 
 
 @router.get("/v1/products/{product_id}", responses=ERRORS)
-async def product(_caller: SearchCaller, product_id: str, gateway: GatewayDep) -> ProductOut:
-    """A catalog product's attributes."""
-    return ProductOut.of(await gateway.backend.product(product_id))
+async def product(_caller: SearchCaller, product_id: str, gateway: GatewayDep) -> CatalogProductOut:
+    """A catalog product's attributes and the paths of all its photos."""
+    return CatalogProductOut.of_stored(await gateway.backend.product(product_id))
 
 
 @router.get(
@@ -34,16 +35,26 @@ async def product(_caller: SearchCaller, product_id: str, gateway: GatewayDep) -
     response_class=Response,
 )
 async def product_image(
-    _caller: SearchCaller, request: Request, product_id: str, gateway: GatewayDep
+    _caller: SearchCaller,
+    request: Request,
+    product_id: str,
+    gateway: GatewayDep,
+    photo: Annotated[int, Query(ge=0, description="Which of its photos (0: the first).")] = 0,
 ) -> Response:
-    """The product's photo, fetched under the same file-root and host allow-list rules as
-    the embedder (never an open proxy)."""
-    found = await gateway.backend.product(product_id)
+    """One of the product's photos, fetched under the same file-root and host allow-list
+    rules as the embedder (never an open proxy)."""
+    stored = await gateway.backend.product(product_id)
+    found = stored.product
+    if photo >= len(stored.photo_uris):
+        raise NotFound(
+            f"product {found.product_id!r} has {len(stored.photo_uris)} photos, no photo {photo}"
+        )
+    uri = stored.photo_uris[photo]
     unavailable = NotFound(f"product {found.product_id!r} has no photo the gateway serves")
-    if not found.image_uri:
+    if not uri:
         raise unavailable
     try:
-        data = await gateway.fetcher.load(ImageInput(uri=found.image_uri))
+        data = await gateway.fetcher.load(ImageInput(uri=uri))
     except InvalidInput as exc:
         # A URI outside the root or the allowed hosts, a missing file: the why (which names
         # the server's image root) is the operator's, in the log; the caller learns only

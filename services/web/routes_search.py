@@ -41,7 +41,13 @@ async def similar(
     product_id: str,
     filters: Annotated[SearchFilters, Query()],
     gateway: GatewayDep,
+    include_variants: Annotated[
+        bool, Query(description="The product's own variants may come back too.")
+    ] = False,
 ) -> SearchOut:
-    """More like this: the products nearest a catalog product (never itself)."""
-    query = ProductQuery(product_id=product_id, options=filters.options())
+    """More like this: the products nearest a catalog product, by all its photos (never
+    itself, nor its own variants unless include_variants)."""
+    query = ProductQuery(
+        product_id=product_id, options=filters.options(), include_variants=include_variants
+    )
     return SearchOut.of(await gateway.backend.by_product(query), product_id)

@@ -35,6 +35,11 @@ PATCHABLE = ("title", "category", "brand", "price", "currency", "in_stock", "gro
 PHOTO_FIELDS = ("image_uri", "image_sha256", "vector_sha256", "photo_index")
 
 
+def uri_within_limits(uri: str) -> str:
+    """A stored photo URI as answers show it: "" when over the limit (half a URI is wrong)."""
+    return uri if _clip(uri, MAX_IMAGE_URI_BYTES) == uri else ""
+
+
 def _clip(value: str, max_bytes: int) -> str:
     # "replace": a lone surrogate in an old payload must not fail the whole response.
     return value.encode(errors="replace")[:max_bytes].decode(errors="ignore")
@@ -70,14 +75,13 @@ class Product:
     def within_limits(self) -> Product:
         """This product with attributes stored before the size limits cut to fit them, so a
         response built from it stays bounded (a cut URI is dropped: half a URI is wrong)."""
-        uri = _clip(self.image_uri, MAX_IMAGE_URI_BYTES)
         return replace(
             self,
             title=_clip(self.title, MAX_TITLE_BYTES),
             category=_clip(self.category, MAX_CATEGORY_BYTES),
             brand=_clip(self.brand, MAX_BRAND_BYTES),
             currency=_clip(self.currency, CURRENCY_LETTERS),
-            image_uri=uri if uri == self.image_uri else "",
+            image_uri=uri_within_limits(self.image_uri),
             group_id=_clip(self.group_id, MAX_PRODUCT_ID_BYTES),
         )
 

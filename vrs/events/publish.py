@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import redis
 
 from vrs.catalog.products import Product, ProductPatch
@@ -12,15 +14,25 @@ from vrs.v1 import events_pb2
 
 
 def upsert_event(
-    product: Product, image: ImageInput, event_id: str = ""
+    product: Product,
+    image: ImageInput | Sequence[ImageInput],
+    event_id: str = "",
+    image_uris: Sequence[str] = (),
 ) -> events_pb2.CatalogEvent:
-    return events_pb2.CatalogEvent(
+    """An UPSERT of the product with one photo (`image`) or several (in order), and where
+    photos sent as bytes are shown from (`image_uris`, optional)."""
+    event = events_pb2.CatalogEvent(
         kind=Kind.UPSERT,
         product_id=product.product_id,
         product=product_to_proto(product),
-        image=image_to_proto(image),
         event_id=event_id,
+        image_uris=list(image_uris),
     )
+    if isinstance(image, ImageInput):
+        event.image.CopyFrom(image_to_proto(image))
+    else:
+        event.images.extend(image_to_proto(i) for i in image)
+    return event
 
 
 def update_event(patch: ProductPatch, event_id: str = "") -> events_pb2.CatalogEvent:

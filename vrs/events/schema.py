@@ -31,6 +31,8 @@ class Upsert:
 
     product: Product
     images: tuple[ImageInput, ...]
+    # Where each photo sent as bytes is shown from, in order ("" or absent: nowhere).
+    image_uris: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,10 @@ def to_change(event: events_pb2.CatalogEvent) -> Change:
             raise MalformedEvent(f"upsert of {pid!r} has no image")
         product = replace(product_from_proto(event.product), product_id=pid).validated()
         images = tuple(image_from_proto(source) for source in sources)
-        uris = [image.uri or "" for image in images]
+        shown = [*event.image_uris, *[""] * len(images)]
+        uris = [image.uri or shown[n] for n, image in enumerate(images)]
         check_photos(pid, uris, len(images))
-        return Upsert(product, images)
+        return Upsert(product, images, tuple(event.image_uris))
     if event.kind == Kind.UPDATE:
         if event.patch.product_id and normalize_product_id(event.patch.product_id) != pid:
             raise MalformedEvent(f"patch.product_id {event.patch.product_id!r} != {pid!r}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vrs.catalog.products import Product, ProductPatch, StoredProduct
+from vrs.catalog.products import Product, ProductPatch, StoredProduct, uri_within_limits
 from vrs.errors import InvalidImage
 from vrs.images.region import Region, RegionSource, UsedRegion
 from vrs.images.source import ImageInput
@@ -87,7 +87,7 @@ def photos_to_proto(stored: StoredProduct) -> embedder_pb2.ProductPhotos:
         product_id=stored.product.product_id,
         photos=[
             common_pb2.Photo(
-                image_uri=Product("", image_uri=p.image_uri).within_limits().image_uri,
+                image_uri=uri_within_limits(p.image_uri),
                 image_sha256=p.image_sha256,
             )
             for p in stored.photos

@@ -26,7 +26,7 @@ from vrs.v1 import common_pb2 as vrs_dot_v1_dot_common__pb2
 from vrs.v1 import embedder_pb2 as vrs_dot_v1_dot_embedder__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13vrs/v1/events.proto\x12\x06vrs.v1\x1a\x13vrs/v1/common.proto\x1a\x15vrs/v1/embedder.proto\"\xb9\x02\n\x0c\x43\x61talogEvent\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.vrs.v1.CatalogEvent.Kind\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12*\n\x07product\x18\x03 \x01(\x0b\x32\x19.vrs.v1.ProductAttributes\x12\"\n\x05image\x18\x04 \x01(\x0b\x32\x13.vrs.v1.ImageSource\x12#\n\x05patch\x18\x05 \x01(\x0b\x32\x14.vrs.v1.ProductPatch\x12\x10\n\x08\x65vent_id\x18\x06 \x01(\t\x12#\n\x06images\x18\x07 \x03(\x0b\x32\x13.vrs.v1.ImageSource\"@\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\n\n\x06UPSERT\x10\x01\x12\n\n\x06UPDATE\x10\x02\x12\n\n\x06\x44\x45LETE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13vrs/v1/events.proto\x12\x06vrs.v1\x1a\x13vrs/v1/common.proto\x1a\x15vrs/v1/embedder.proto\"\xcd\x02\n\x0c\x43\x61talogEvent\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.vrs.v1.CatalogEvent.Kind\x12\x12\n\nproduct_id\x18\x02 \x01(\t\x12*\n\x07product\x18\x03 \x01(\x0b\x32\x19.vrs.v1.ProductAttributes\x12\"\n\x05image\x18\x04 \x01(\x0b\x32\x13.vrs.v1.ImageSource\x12#\n\x05patch\x18\x05 \x01(\x0b\x32\x14.vrs.v1.ProductPatch\x12\x10\n\x08\x65vent_id\x18\x06 \x01(\t\x12#\n\x06images\x18\x07 \x03(\x0b\x32\x13.vrs.v1.ImageSource\x12\x12\n\nimage_uris\x18\x08 \x03(\t\"@\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\n\n\x06UPSERT\x10\x01\x12\n\n\x06UPDATE\x10\x02\x12\n\n\x06\x44\x45LETE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,7 +34,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vrs.v1.events_pb2', _global
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CATALOGEVENT']._serialized_start=76
-  _globals['_CATALOGEVENT']._serialized_end=389
-  _globals['_CATALOGEVENT_KIND']._serialized_start=325
-  _globals['_CATALOGEVENT_KIND']._serialized_end=389
+  _globals['_CATALOGEVENT']._serialized_end=409
+  _globals['_CATALOGEVENT_KIND']._serialized_start=345
+  _globals['_CATALOGEVENT_KIND']._serialized_end=409
 # @@protoc_insertion_point(module_scope)

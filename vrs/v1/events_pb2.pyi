@@ -61,6 +61,7 @@ class CatalogEvent(_message.Message):
     PATCH_FIELD_NUMBER: _builtins.int
     EVENT_ID_FIELD_NUMBER: _builtins.int
     IMAGES_FIELD_NUMBER: _builtins.int
+    IMAGE_URIS_FIELD_NUMBER: _builtins.int
     kind: Global___CatalogEvent.Kind.ValueType
     product_id: _builtins.str
     event_id: _builtins.str
@@ -81,6 +82,10 @@ class CatalogEvent(_message.Message):
     def images(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.ImageSource]:
         """UPSERT: the product's photos (1 to 16), in order; replaces the ones stored."""
 
+    @_builtins.property
+    def image_uris(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """UPSERT: where each photo sent as bytes can be fetched for display, in order (optional)."""
+
     def __init__(
         self,
         *,
@@ -91,10 +96,11 @@ class CatalogEvent(_message.Message):
         patch: _embedder_pb2.ProductPatch | None = ...,
         event_id: _builtins.str = ...,
         images: _abc.Iterable[_common_pb2.ImageSource] | None = ...,
+        image_uris: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["image", b"image", "patch", b"patch", "product", b"product"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "image", b"image", "images", b"images", "kind", b"kind", "patch", b"patch", "product", b"product", "product_id", b"product_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "image", b"image", "image_uris", b"image_uris", "images", b"images", "kind", b"kind", "patch", b"patch", "product", b"product", "product_id", b"product_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

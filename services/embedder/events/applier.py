@@ -266,7 +266,12 @@ class ChangeApplier:
         for name, (v, value) in newer.items():
             if v > version and v >= versions.get(name, 0):
                 values[name], versions[name] = value, v
-        return UpsertItem(Product(**values), images=change.images, versions=versions)
+        return UpsertItem(
+            Product(**values),
+            images=change.images,
+            versions=versions,
+            image_uris=change.image_uris,
+        )
 
     async def _update(
         self, version: int, patch: ProductPatch, product: _Product
