@@ -11,9 +11,8 @@ from fastapi import FastAPI
 from services.search.results import ImageQuery, ProductQuery, SearchResult
 from services.web.app import create_web_app
 from services.web.auth import HttpAuth
-from services.web.backend import CatalogSummary
+from services.web.backend import CatalogProduct, CatalogSummary
 from services.web.gateway import Gateway
-from vrs.catalog.products import Product
 from vrs.errors import Unavailable
 from vrs.images.source import ImageFetcher
 from vrs.settings import ImageSettings, WebSettings
@@ -30,7 +29,7 @@ class NoBackend:
     async def by_product(self, query: ProductQuery) -> SearchResult:
         raise Unavailable(NOTHING, "offline test app")
 
-    async def product(self, product_id: str) -> Product:
+    async def product(self, product_id: str) -> CatalogProduct:
         raise Unavailable(NOTHING, "offline test app")
 
     async def catalog(self) -> CatalogSummary:
