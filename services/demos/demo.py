@@ -24,9 +24,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.cli.client import VrsClient
 from services.cli.index import index_catalog
 from services.cli.similar import SimilarQuery, contact_sheet, find_similar, table
+from vrs.catalog.derived import PHOTO_SEPARATOR, derive_catalog
 from vrs.catalog.sample import generate
 
-ROOT = Path(__file__).resolve().parents[1]
+# The repository (services/demos/demo.py is two folders down).
+ROOT = Path(__file__).resolve().parents[2]
 SEED_CATALOG = ROOT.parent / "shared" / "catalog" / "seed-products"
 WORKDIR = ROOT / "var" / "demo"
 BUDGET = 40.0
@@ -51,10 +53,19 @@ def choose_backbone() -> tuple[str, str]:
 
 
 def sample_catalog(workdir: Path = WORKDIR) -> tuple[Path, str]:
+    """The seed photos (else a catalog drawn on the fly), with a few products given more
+    photos and a few made into colour variant groups, all derived from those photos."""
     if (SEED_CATALOG / "catalog.csv").is_file():
-        return SEED_CATALOG / "catalog.csv", f"{SEED_CATALOG} (real product photos)"
-    folder = workdir / "drawn-catalog"
-    return generate(folder), f"{folder} (drawn on the fly: no product photos on this machine)"
+        source, where = SEED_CATALOG / "catalog.csv", f"{SEED_CATALOG} (real product photos)"
+    else:
+        folder = workdir / "drawn-catalog"
+        source = generate(folder)
+        where = f"{folder} (drawn on the fly: no product photos on this machine)"
+    derived = derive_catalog(source, workdir / "derived-catalog")
+    return derived.csv, (
+        f"{where}; derived: {len(derived.multi_photo)} products with 3 photos, "
+        f"{len(derived.groups)} variant groups of 3 colours ({derived.csv})"
+    )
 
 
 def free_port() -> int:
@@ -122,7 +133,8 @@ def pick_query(catalog_csv: Path) -> tuple[Path, str, float]:
         rows = list(csv.DictReader(handle))
     shirts = [r for r in rows if r["category"] == "shirt" and float(r["price"]) > BUDGET]
     loved = max(shirts or rows, key=lambda r: float(r["price"]))
-    return catalog_csv.parent / loved["image"], loved["product_id"], float(loved["price"])
+    image = loved["image"].split(PHOTO_SEPARATOR)[0]
+    return catalog_csv.parent / image, loved["product_id"], float(loved["price"])
 
 
 @dataclass(frozen=True)
@@ -170,6 +182,12 @@ def main() -> int:
         print(table(response))
         sheet = contact_sheet(client, query, response, WORKDIR / "similar.png")
         print(f"\ncontact sheet: {sheet}")
+        print(
+            "\nOne card per style, its other colours in budget beside it:"
+            f"\nvrs similar {image} --max-price {BUDGET:.0f} --collapse group\n"
+        )
+        grouped = SimilarQuery(image=image, k=8, max_price=BUDGET, collapse_groups=True)
+        print(table(find_similar(client, grouped)))
     return server.failed
 
 
