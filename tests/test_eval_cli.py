@@ -9,8 +9,18 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from tests.support.eval_env import catalog_sample, index_entries, query_rows, query_set, run_cli
+from services.cli.catalog_files import read_catalog
+from services.cli.main import main
+from tests.support.eval_env import (
+    catalog_sample,
+    index_entries,
+    query_rows,
+    query_set,
+    run_cli,
+    small_catalog_csv,
+)
 from tests.support.search_env import Vrs
+from vrs.catalog.derived import derive_catalog
 from vrs.evaluation.queryset import SCENE
 from vrs.v1 import common_pb2, search_pb2
 
@@ -109,3 +119,33 @@ async def test_a_query_with_a_missing_image_fails_alone(
     assert code == 1 and "1 of 17 queries failed" in err
     assert report["queries"] == 16 and report["failed"] == 1
     assert "missing.jpg" in report["failures"][0]
+
+
+async def test_eval_of_products_with_photos_and_variants_reports_product_and_group_recall(
+    vrs: Vrs, sample_catalog: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    derived = derive_catalog(small_catalog_csv(sample_catalog, tmp_path), tmp_path / "derived")
+    await index_entries(vrs, read_catalog(derived.csv))
+    made = main(["make-queries", str(derived.csv), str(tmp_path / "q"), "--per-product", "2"])
+    queries = tmp_path / "q" / "queries.csv"
+    assert made == 0
+    code, out, err = await run_cli(vrs, capsys, "eval", str(queries), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    product_hits, group_hits = {1: 0, 5: 0, 10: 0}, {1: 0, 5: 0, 10: 0}
+    rows = query_rows(queries)
+    for row in rows:
+        image = (queries.parent / row["image"]).read_bytes()
+        response = await vrs.search.SearchByImage(
+            search_pb2.SearchByImageRequest(image=common_pb2.ImageSource(data=image), k=10)
+        )
+        ids = [m.product_id for m in response.matches]
+        assert len(ids) == len(set(ids)), "each product once, whichever photo matched"
+        keys = [m.product.group_id or m.product_id for m in response.matches]
+        for k in product_hits:
+            product_hits[k] += row["product_id"] in ids[:k]
+            group_hits[k] += (row["group_id"] or row["product_id"]) in keys[:k]
+    for k in product_hits:
+        assert report[f"recall_at_{k}"] == pytest.approx(product_hits[k] / len(rows)), k
+        assert report[f"group_recall_at_{k}"] == pytest.approx(group_hits[k] / len(rows)), k
+    assert report["group_recall_at_1"] >= report["recall_at_1"]

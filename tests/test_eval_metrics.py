@@ -8,6 +8,7 @@ import pytest
 from vrs.evaluation.recall import (
     QueryOutcome,
     category_precision_at,
+    group_recall_at,
     mean_reciprocal_rank,
     overlap_recall,
     percentile,
@@ -97,3 +98,33 @@ def test_report_has_a_row_per_expected_category() -> None:
 
 def test_no_queries_score_zero_not_a_division_error() -> None:
     assert recall_at([], 1) == 0.0 and mean_reciprocal_rank([]) == 0.0
+
+
+def grouped(expected: str, group: str, ranked: str, groups: str) -> QueryOutcome:
+    """Groups written as strings too: "x.y" gives the answers groups x, none, y."""
+    return QueryOutcome(
+        expected, tuple(ranked), 0.01, expected_group=group, ranked_groups=tuple(groups.strip())
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "product_rank", "group_rank"),
+    [
+        (grouped("a", "x", "bac", "xx."), 2, 1),  # a variant of its group comes first
+        (grouped("a", "x", "bca", "..x"), 3, 3),  # only the product itself is in its group
+        (grouped("a", "x", "bcd", "..."), None, None),  # neither
+        (grouped("a", "", "bac", "xx."), 2, 2),  # no group: the product's own rank
+    ],
+)
+def test_group_rank_is_the_first_answer_in_the_products_variant_group(
+    query: QueryOutcome, product_rank: int | None, group_rank: int | None
+) -> None:
+    assert (query.rank, query.group_rank) == (product_rank, group_rank)
+
+
+def test_group_recall_is_reported_only_when_a_query_names_a_group() -> None:
+    with_groups = [grouped("a", "x", "bac", "xx."), grouped("d", "y", "bca", "...")]
+    assert group_recall_at(with_groups, 1) == pytest.approx(0.5)
+    assert report(with_groups).overall.group_recall == {1: 0.5, 5: 0.5, 10: 0.5}
+    assert report(QUERIES).overall.group_recall is None
+    assert "group_recall_at_1" not in report(QUERIES).overall.to_json()

@@ -12,7 +12,8 @@ from PIL import Image
 from services.cli.client import CliError
 from services.cli.eval import read_queries
 from services.cli.main import main
-from tests.support.eval_env import catalog_sample, query_rows
+from tests.support.eval_env import query_rows, small_catalog_csv
+from vrs.catalog.derived import derive_catalog
 from vrs.catalog.sample import generate
 from vrs.evaluation.queryset import SourcePhoto, make_query_set
 
@@ -24,12 +25,7 @@ def make(catalog: Path, out: Path, seed: int) -> dict[str, bytes]:
 
 @pytest.fixture
 def small_catalog(sample_catalog: Path, tmp_path: Path) -> Path:
-    rows = ["product_id,title,category,brand,price,currency,image"]
-    for e in catalog_sample(sample_catalog, per_category=2):
-        rows.append(f"{e.product_id},,{e.category},,,,{e.image}")
-    path = tmp_path / "small.csv"
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return path
+    return small_catalog_csv(sample_catalog, tmp_path, per_category=2)
 
 
 def test_the_same_seed_makes_the_same_query_set(small_catalog: Path, tmp_path: Path) -> None:
@@ -161,3 +157,31 @@ def test_a_malformed_box_is_refused_naming_its_row(tmp_path: Path, box: str) -> 
     )
     with pytest.raises(CliError, match=r"queries\.csv:3: box"):
         read_queries(queries)
+
+
+def test_a_product_with_several_photos_gives_its_queries_from_each_in_turn(
+    drawn_catalog: Path, tmp_path: Path
+) -> None:
+    first, second = sorted((drawn_catalog.parent / "images" / "shirt").iterdir())[:2]
+
+    def images(*photos: Path) -> list[bytes]:
+        out = tmp_path / str(len(list(tmp_path.iterdir())))
+        source = SourcePhoto("p1", photos[0], "shirt", more_images=photos[1:])
+        make_query_set([source], out, seed=5, per_product=3)
+        return [p.read_bytes() for p in sorted((out / "images").iterdir())]
+
+    both = images(first, second)
+    assert both[0] == images(first)[0] and both[2] == images(first)[2]
+    assert both[1] == images(second)[1]
+
+
+def test_queries_carry_their_products_variant_group(drawn_catalog: Path, tmp_path: Path) -> None:
+    derived = derive_catalog(drawn_catalog, tmp_path / "derived")
+    assert main(["make-queries", str(derived.csv), str(tmp_path / "q"), "--per-product", "1"]) == 0
+    groups = {r["product_id"]: r["group_id"] for r in query_rows(tmp_path / "q" / "queries.csv")}
+    assert groups[derived.groups[0]] == f"style-{derived.groups[0]}"
+    assert groups[f"{derived.groups[0]}-red"] == f"style-{derived.groups[0]}"
+    assert groups[derived.multi_photo[0]] == ""
+    assert {q.product_id: q.group_id for q in read_queries(tmp_path / "q" / "queries.csv")} == (
+        groups
+    )

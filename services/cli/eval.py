@@ -40,6 +40,7 @@ class EvalQuery:
     product_id: str
     category: str = ""
     box: Box | None = None
+    group_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ class AnnCheck:
 
 def read_queries(path: Path) -> list[EvalQuery]:
     """queries.csv: columns image (a path relative to the file, or a URI), product_id and,
-    optionally, category and box (`x,y,width,height` fractions; empty for the whole image)."""
+    optionally, category, box (`x,y,width,height` fractions; empty for the whole image) and
+    group_id (the product's variant group: group recall is reported too)."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -90,6 +92,7 @@ def read_queries(path: Path) -> list[EvalQuery]:
             product_id=str(row.get("product_id") or "").strip(),
             category=str(row.get("category") or "").strip(),
             box=_box(f"{path.name}:{n}", str(row.get("box") or "")),
+            group_id=str(row.get("group_id") or "").strip(),
         )
         for n, row in enumerate(rows, 2)
     ]
@@ -190,6 +193,8 @@ def _run(
         latency_s=latency,
         category=query.category,
         ranked_categories=tuple(m.product.category for m in response.matches),
+        expected_group=query.group_id,
+        ranked_groups=tuple(m.product.group_id for m in response.matches),
     )
 
 
@@ -263,6 +268,12 @@ def _as_text(result: Report, check: AnnCheck | None) -> str:
         + f"   category P@5 {_number(overall.category_precision_at_5)}",
         f"latency p50 {overall.latency_p50_ms:.1f} ms   p99 {overall.latency_p99_ms:.1f} ms",
     ]
+    if overall.group_recall is not None:
+        lines.insert(
+            2,
+            "   ".join(f"group recall@{k} {v:.3f}" for k, v in overall.group_recall.items())
+            + "   (a variant of the product's group)",
+        )
     if result.per_category:
         lines.append(_category_table(result.per_category))
     if check is not None:

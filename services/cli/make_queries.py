@@ -31,7 +31,10 @@ def make_queries(
     if per_product < 1:
         raise CliError(f"--per-product must be at least 1, got {per_product}")
     mix = query_mix(kind, distortions, hold_out)
-    photos = [SourcePhoto(e.product_id, e.image, e.category) for e in read_catalog(catalog)]
+    photos = [
+        SourcePhoto(e.product_id, e.image, e.category, e.more_images, e.group_id)
+        for e in read_catalog(catalog)
+    ]
     if not photos:
         raise CliError(f"{catalog}: no products")
     try:

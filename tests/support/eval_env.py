@@ -28,6 +28,17 @@ def catalog_sample(catalog: Path, per_category: int) -> list[CatalogEntry]:
     return sample
 
 
+def small_catalog_csv(catalog: Path, folder: Path, per_category: int = 5) -> Path:
+    """A catalog CSV of the first `per_category` products of each category, photos by path."""
+    lines = ["product_id,title,category,brand,price,currency,image"]
+    for e in catalog_sample(catalog, per_category):
+        price = "" if e.price is None else f"{e.price:.2f}"
+        lines.append(f"{e.product_id},{e.title},{e.category},,{price},{e.currency},{e.image}")
+    path = folder / "small-catalog.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 async def index_entries(vrs: Vrs, entries: Sequence[CatalogEntry]) -> None:
     request = embedder_pb2.UpsertProductsRequest(items=[upsert_request(e) for e in entries])
     response = await vrs.embedder.UpsertProducts(request)

@@ -1,7 +1,11 @@
 """Query sets made from catalog photos, and the product each query should find: shop photos (the
 product's photo as a shopper's camera might see it: cropped, tilted, in other light, blurred,
 re-compressed, on a background) or scenes (the product small in a cluttered scene, its box
-recorded). Which distortion kinds a set went through is its mix (vrs.evaluation.mixes)."""
+recorded). Which distortion kinds a set went through is its mix (vrs.evaluation.mixes).
+
+A product with several photos gives its queries from them in turn (query n from photo n modulo
+their number): a hit is the product found through any of its photos. Its variant group, when it
+has one, is written beside it so that `vrs eval` also reports group recall."""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from vrs.evaluation.mixes import (
 from vrs.evaluation.scenes import scene_shot
 
 QUERIES_FILE = "queries.csv"
-QUERY_COLUMNS = ("image", "product_id", "category", "kind", "box")
+QUERY_COLUMNS = ("image", "product_id", "category", "kind", "box", "group_id")
 SHOP, SCENE = "shop", "scene"
 DEFAULT_MIXES: dict[str, Mix] = {SHOP: SHOP_MIX, SCENE: SCENE_MIX}
 DISTRACTORS = (2, 4)  # other products behind a scene's main product, at least and at most
@@ -41,11 +45,19 @@ _SCENE_STREAM = 1  # scenes draw from their own streams, not the shop photos' of
 
 @dataclass(frozen=True)
 class SourcePhoto:
-    """A catalog photo to make queries from."""
+    """A catalog product to make queries from: its first photo, its other photos and its
+    variant group."""
 
     product_id: str
     image: Path
     category: str = ""
+    more_images: tuple[Path, ...] = ()
+    group_id: str = ""
+
+    def photo(self, n: int) -> Path:
+        """The photo query n is made from: the product's photos in turn."""
+        photos = (self.image, *self.more_images)
+        return photos[n % len(photos)]
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,7 @@ class QueryRow:
     category: str = ""
     kind: str = SHOP
     box: Box | None = None
+    group_id: str = ""
 
 
 def distort(photo: Image.Image, rng: np.random.Generator, mix: Mix = SHOP_MIX) -> bytes:
@@ -100,25 +113,31 @@ def make_query_set(
     rows: list[QueryRow] = []
     failures: list[str] = []
     for index, photo in enumerate(photos):
+        sources: dict[Path, Image.Image] = {}
+        cutouts: dict[Path, Cutout] = {}
         try:
-            source = _read(photo.image)
-        except Exception as exc:  # any decoder failure: this photo is left out, not the set
-            failures.append(f"{photo.product_id}: cannot read {photo.image} ({exc})")
+            for n in range(min(per_product, 1 + len(photo.more_images))):
+                sources[photo.photo(n)] = _read(photo.photo(n))
+        except Exception as exc:  # any decoder failure: this product is left out, not the set
+            failures.append(f"{photo.product_id}: cannot read {photo.photo(len(sources))} ({exc})")
             continue
         stream = zlib.crc32(photo.product_id.encode("utf-8"))
-        main = cut_out(source) if kind == SCENE else None
         for n in range(per_product):
+            source = sources[photo.photo(n)]
             # Index-based names: product ids may hold characters no file name can.
             name = f"images/q{index:05d}-{n}.jpg"
             box = None
-            if main is None:
+            if kind != SCENE:
                 data = distort(source, np.random.default_rng([seed, stream, n]), mix)
             else:
+                if photo.photo(n) not in cutouts:
+                    cutouts[photo.photo(n)] = cut_out(source)
+                main = cutouts[photo.photo(n)]
                 rng = np.random.default_rng([seed, stream, n, _SCENE_STREAM])
                 shot = scene_shot(main, distractors.draw(photo.product_id, rng), rng, mix)
                 data, box = shot.data, shot.box
             (out_dir / name).write_bytes(data)
-            rows.append(QueryRow(name, photo.product_id, photo.category, kind, box))
+            rows.append(QueryRow(name, photo.product_id, photo.category, kind, box, photo.group_id))
     write_queries(out_dir / QUERIES_FILE, rows)
     return rows, failures
 
@@ -129,7 +148,14 @@ def write_queries(path: Path, rows: Sequence[QueryRow]) -> None:
         writer.writerow(QUERY_COLUMNS)
         for row in rows:
             writer.writerow(
-                (row.image, row.product_id, row.category, row.kind, format_box(row.box))
+                (
+                    row.image,
+                    row.product_id,
+                    row.category,
+                    row.kind,
+                    format_box(row.box),
+                    row.group_id,
+                )
             )
 
 

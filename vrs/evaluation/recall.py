@@ -1,4 +1,5 @@
-"""Retrieval metrics over ranked answers: recall@k, MRR, category precision@k, latency."""
+"""Retrieval metrics over ranked answers: recall@k (of the product and of its variant group),
+MRR, category precision@k, latency."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ class QueryOutcome:
     latency_s: float
     category: str = ""
     ranked_categories: tuple[str, ...] = ()
+    # The expected product's variant group and each answer's ("" for none).
+    expected_group: str = ""
+    ranked_groups: tuple[str, ...] = ()
 
     @property
     def rank(self) -> int | None:
@@ -28,12 +32,33 @@ class QueryOutcome:
         except ValueError:
             return None
 
+    @property
+    def group_rank(self) -> int | None:
+        """1-based rank of the first answer in the expected product's variant group (the
+        product itself when it has no group); None when none was returned."""
+        if not self.expected_group:
+            return self.rank
+        groups = self.ranked_groups + ("",) * (len(self.ranked_ids) - len(self.ranked_groups))
+        for rank, group in enumerate(groups, 1):
+            if group == self.expected_group:
+                return rank
+        return None
+
 
 def recall_at(outcomes: Sequence[QueryOutcome], k: int) -> float:
     """Share of queries whose expected product is among the first k answers."""
     if not outcomes:
         return 0.0
     return sum(1 for o in outcomes if (r := o.rank) is not None and r <= k) / len(outcomes)
+
+
+def group_recall_at(outcomes: Sequence[QueryOutcome], k: int) -> float | None:
+    """Share of queries with a variant of the expected product's group among the first k
+    answers; None when no query names a group."""
+    if not any(o.expected_group for o in outcomes):
+        return None
+    hits = sum(1 for o in outcomes if (r := o.group_rank) is not None and r <= k)
+    return hits / len(outcomes)
 
 
 def mean_reciprocal_rank(outcomes: Sequence[QueryOutcome]) -> float:
@@ -79,11 +104,14 @@ class Scores:
     category_precision_at_5: float | None
     latency_p50_ms: float
     latency_p99_ms: float
+    # None when no query names a variant group.
+    group_recall: dict[int, float] | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
             "queries": self.queries,
             **{f"recall_at_{k}": v for k, v in self.recall.items()},
+            **{f"group_recall_at_{k}": v for k, v in (self.group_recall or {}).items()},
             "mrr": self.mrr,
             "category_precision_at_5": self.category_precision_at_5,
             "latency_p50_ms": self.latency_p50_ms,
@@ -102,6 +130,7 @@ class Report:
 
 def scores(outcomes: Sequence[QueryOutcome]) -> Scores:
     latencies = [o.latency_s * 1000 for o in outcomes]
+    grouped = {k: group_recall_at(outcomes, k) for k in RECALL_KS}
     return Scores(
         queries=len(outcomes),
         recall={k: recall_at(outcomes, k) for k in RECALL_KS},
@@ -109,6 +138,7 @@ def scores(outcomes: Sequence[QueryOutcome]) -> Scores:
         category_precision_at_5=category_precision_at(outcomes),
         latency_p50_ms=percentile(latencies, 50),
         latency_p99_ms=percentile(latencies, 99),
+        group_recall={k: v for k, v in grouped.items() if v is not None} or None,
     )
 
 
