@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.decode_speed
 	$(BIN)/python -m benchmarks.cache_hit
 	$(BIN)/python -m benchmarks.ann_scale
+	$(BIN)/python -m benchmarks.ann_scale --grouped
 	$(BIN)/python -m benchmarks.decode_memory
 	$(BIN)/python -m benchmarks.feature_quality
 	$(BIN)/python -m benchmarks.query_cost

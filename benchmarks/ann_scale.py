@@ -2,6 +2,9 @@
 against exact search, unfiltered and under a filter that keeps 10% of the points.
 
     nice -n 10 python -m benchmarks.ann_scale [--points 100000] [--quick]
+    nice -n 10 python -m benchmarks.ann_scale --grouped [--products 30000 --photos 4]
+
+--grouped: products with several photos searched for distinct products (benchmarks.ann_grouped).
 
 The data: the seed catalog's photos embedded with efficientnet_lite0's real weights (1280-d),
 lifted to 2048-d by a fixed random isometry (distances unchanged, every dimension used), and
@@ -31,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.ann_grouped import run as grouped_run
+from benchmarks.ann_grouped import with_photos
 from benchmarks.machine import SEED_CATALOG
 from vrs.catalog.products import Product, StoredProduct
 from vrs.settings import StoreSettings
@@ -367,7 +372,17 @@ def main() -> None:
     parser.add_argument("--probes", default="128,64x2,128x2,256x2", help="ef[xoversampling][n],...")
     parser.add_argument("--catalog", type=Path, default=SEED_CATALOG)
     parser.add_argument("--quick", action="store_true", help="5k points, 50 queries, 1 build")
+    parser.add_argument("--grouped", action="store_true", help="products with several photos")
+    parser.add_argument("--products", type=int, default=30_000, help="--grouped: products")
+    parser.add_argument("--photos", type=int, default=4, help="--grouped: photos per product")
     args = parser.parse_args()
+    if args.grouped:
+        data = make_data(args.products, args.catalog, args.synthetic_queries)
+        sample = data.vectors[:: max(1, len(data.vectors) // 2000)].astype(np.float64)
+        spread = float(np.sqrt(((sample - sample.mean(axis=0)) ** 2).sum(axis=1).mean()))
+        catalog = with_photos(data.vectors, data.prices, data.queries, args.photos, SPREAD * spread)
+        grouped_run(catalog)
+        return
     if args.quick:
         args.points, args.synthetic_queries, args.builds = 5_000, 50, "16:100:int8"
         args.probes = "64,64x2"
