@@ -89,12 +89,14 @@ class Page:
         """No search in flight."""
         return self.element("results").get_attribute("aria-busy") == "false"
 
-    def results_within(self, price: int) -> list[WebElement]:
-        """The result cards, once the grid answers a search with this budget."""
+    def results_within(self, price: int | None) -> list[WebElement]:
+        """The result cards, once the grid answers a search with this budget (None: any
+        price)."""
+        budget = "" if price is None else str(price)
 
         def ready() -> list[WebElement] | None:
             results = self.element("results")
-            if not self.settled() or results.get_attribute("data-max-price") != str(price):
+            if not self.settled() or results.get_attribute("data-max-price") != budget:
                 return None
             return list(self.driver.find_elements(By.CSS_SELECTOR, "#grid .card")) or None
 

@@ -11,6 +11,9 @@ from vrs.v1 import common_pb2, embedder_pb2
 
 @dataclass(frozen=True)
 class Row:
+    """A catalog product: `image` its first photo, `more_images` its others; `group_id` its
+    variant group (empty: none)."""
+
     product_id: str
     title: str
     category: str
@@ -18,6 +21,8 @@ class Row:
     price: float
     currency: str
     image: Path
+    more_images: tuple[Path, ...] = ()
+    group_id: str = ""
 
 
 def read_catalog(folder: Path) -> list[Row]:

@@ -22,14 +22,18 @@ READY_LIMIT_S = 60.0
 
 
 def write_catalog(rows: Sequence[Row], path: Path) -> Path:
-    """A catalog.csv of these rows, their images by absolute path."""
+    """A catalog.csv of these rows, their photos by absolute path (several separated by
+    `|`), with their variant groups."""
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["product_id", "title", "category", "brand", "price", "currency", "image"])
+        writer.writerow(
+            ["product_id", "title", "category", "brand", "price", "currency", "image", "group_id"]
+        )
         for r in rows:
             price = f"{r.price:.2f}"
+            images = "|".join(str(p.resolve()) for p in (r.image, *r.more_images))
             writer.writerow(
-                [r.product_id, r.title, r.category, r.brand, price, r.currency, r.image.resolve()]
+                [r.product_id, r.title, r.category, r.brand, price, r.currency, images, r.group_id]
             )
     return path
 

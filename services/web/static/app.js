@@ -14,6 +14,8 @@
   const KEY_STEP = 0.02;
   const KEY_MIN_SIDE = 0.04;
   const DEFAULT_BOX = { x: 0.25, y: 0.25, width: 0.5, height: 0.5 };
+  // One card per variant group (a style): its other colours within the filters come with it.
+  const COLLAPSE = "group";
 
   const $ = (id) => document.getElementById(id);
   const els = {
@@ -125,7 +127,7 @@
   // ---------- filters ----------
 
   function filters() {
-    const result = { k: clampInt(els.k.value, 1, 100, 12) };
+    const result = { k: clampInt(els.k.value, 1, 100, 12), collapse: COLLAPSE };
     const price = Number(els.maxPrice.value);
     if (price < Number(els.maxPrice.max)) result.max_price = price;
     if (els.category.value) result.categories = [els.category.value];
@@ -140,25 +142,26 @@
     return Math.min(high, Math.max(low, value));
   }
 
+  // The filters as query-string or form fields: [name, value] pairs, category and brand
+  // repeated.
+  function filterFields(f) {
+    const fields = [["k", String(f.k)], ["collapse", f.collapse]];
+    if (f.max_price !== undefined) fields.push(["max_price", String(f.max_price)]);
+    for (const c of f.categories || []) fields.push(["category", c]);
+    for (const b of f.brands || []) fields.push(["brand", b]);
+    if (f.in_stock) fields.push(["in_stock", "true"]);
+    return fields;
+  }
+
   function asQueryString(f) {
-    const params = new URLSearchParams();
-    params.set("k", String(f.k));
-    if (f.max_price !== undefined) params.set("max_price", String(f.max_price));
-    for (const c of f.categories || []) params.append("category", c);
-    for (const b of f.brands || []) params.append("brand", b);
-    if (f.in_stock) params.set("in_stock", "true");
-    return params.toString();
+    return new URLSearchParams(filterFields(f)).toString();
   }
 
   function asFormData(file, f, region) {
     const form = new FormData();
     form.append("image", file, file.name || "photo");
     if (region) form.append("region", regionText(region));
-    form.append("k", String(f.k));
-    if (f.max_price !== undefined) form.append("max_price", String(f.max_price));
-    for (const c of f.categories || []) form.append("category", c);
-    for (const b of f.brands || []) form.append("brand", b);
-    if (f.in_stock) form.append("in_stock", "true");
+    for (const [name, value] of filterFields(f)) form.append(name, value);
     return form;
   }
 
@@ -291,30 +294,144 @@
       : "No products match these filters; try a larger budget or fewer filters.") + where;
   }
 
+  // A result card: the match (its photo that matched) and, with variants, a thumbnail of each
+  // other colour within the filters; choosing one shows it in the card, the one it replaces
+  // taking its place among the thumbnails.
   function card(match) {
     const node = els.template.content.firstElementChild.cloneNode(true);
-    node.dataset.productId = match.product_id;
-    const image = node.querySelector(".card-image");
-    setImage(image, match.image_url);
-    image.alt = match.title || match.product_id;
-    node.querySelector(".card-title").textContent = match.title || match.product_id;
-    node.querySelector(".brand").textContent = match.brand || "no brand";
-    node.querySelector(".category").textContent = match.category || "uncategorised";
-    const price = node.querySelector(".price");
-    price.textContent = money(match);
-    if (match.price !== null && match.price !== undefined) price.dataset.price = match.price;
-    node.querySelector(".stock").textContent = match.in_stock ? "in stock" : "out of stock";
-    node.querySelector(".distance").textContent = "distance " + match.distance.toFixed(3);
-    const more = node.querySelector(".more");
-    more.href = "#similar=" + encodeURIComponent(match.product_id);
-    more.setAttribute("aria-label", "More like " + (match.title || match.product_id));
-    more.addEventListener("click", (event) => {
+    node.dataset.groupId = match.group_id || "";
+    const distance = "distance " + match.distance.toFixed(3);
+    const view = {
+      node,
+      image: node.querySelector(".card-image"),
+      title: node.querySelector(".card-title"),
+      brand: node.querySelector(".brand"),
+      category: node.querySelector(".category"),
+      id: node.querySelector(".product-id"),
+      price: node.querySelector(".price"),
+      stock: node.querySelector(".stock"),
+      distance: node.querySelector(".distance"),
+      more: node.querySelector(".more"),
+      announce: node.querySelector(".variant-shown"),
+      matchId: match.product_id,
+      shown: null,
+    };
+    showMember(view, member(match, about(match)), distance);
+    view.more.addEventListener("click", (event) => {
       event.preventDefault();
-      history.replaceState(null, "", more.href);
-      search({ kind: "product", id: match.product_id });
+      history.replaceState(null, "", view.more.href);
+      search({ kind: "product", id: view.shown.product_id });
       els.results.focus();
     });
+    showVariants(view, match.variants || [], distance);
     return node;
+  }
+
+  // What a card shows of a product: the match itself or one of its variants; `about` its
+  // title, brand and category (null until known: variants come without them).
+  function member(product, known) {
+    return {
+      product_id: product.product_id,
+      about: known,
+      price: product.price,
+      currency: product.currency,
+      in_stock: product.in_stock,
+      image_url: product.image_url,
+    };
+  }
+
+  function about(product) {
+    return {
+      title: product.title || product.product_id,
+      brand: product.brand || "no brand",
+      category: product.category || "uncategorised",
+    };
+  }
+
+  function showMember(view, shown, distance) {
+    view.shown = shown;
+    view.node.dataset.productId = shown.product_id;
+    setImage(view.image, shown.image_url);
+    showAbout(view, shown);
+    view.id.textContent = shown.product_id;
+    view.price.textContent = money(shown);
+    if (shown.price !== null && shown.price !== undefined) {
+      view.price.dataset.price = shown.price;
+    } else {
+      delete view.price.dataset.price;
+    }
+    view.stock.textContent = shown.in_stock ? "in stock" : "out of stock";
+    view.distance.textContent = shown.product_id === view.matchId
+      ? distance
+      : "another colour of the match (" + distance + ")";
+    view.more.href = "#similar=" + encodeURIComponent(shown.product_id);
+    if (!shown.about) describeMember(view, shown);
+  }
+
+  // Until a variant's product is fetched: its id as title, the brand and category shown
+  // before (a style's colours share them).
+  function showAbout(view, shown) {
+    const known = shown.about;
+    const name = known ? known.title : shown.product_id;
+    view.title.textContent = name;
+    view.image.alt = name;
+    view.more.setAttribute("aria-label", "More like " + name);
+    if (!known) return;
+    view.brand.textContent = known.brand;
+    view.category.textContent = known.category;
+  }
+
+  async function describeMember(view, shown) {
+    try {
+      const path = "v1/products/" + encodeURIComponent(shown.product_id);
+      shown.about = about(await (await api(path)).json());
+    } catch (_) {
+      // The card keeps the variant's id as its title; showing it again asks again.
+      return;
+    }
+    if (view.shown === shown) showAbout(view, shown);
+  }
+
+  function showVariants(view, variants, distance) {
+    const box = view.node.querySelector(".variants");
+    if (!variants.length) return;
+    const label = "also in " + variants.length + (variants.length === 1 ? " colour" : " colours");
+    box.querySelector(".variants-label").textContent = label;
+    const list = box.querySelector(".variant-list");
+    list.setAttribute("aria-label", label);
+    list.replaceChildren(
+      ...variants.map((variant) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "variant";
+        const thumb = document.createElement("img");
+        thumb.width = 40;
+        thumb.height = 40;
+        thumb.loading = "lazy";
+        button.append(thumb);
+        let held = member(variant, null);
+        showThumbnail(button, held);
+        button.addEventListener("click", () => {
+          const chosen = held;
+          held = view.shown;
+          showThumbnail(button, held);
+          showMember(view, chosen, distance);
+          view.announce.textContent =
+            "Showing " + chosen.product_id + ", " + money(chosen) + ", " +
+            (chosen.in_stock ? "in stock." : "out of stock.");
+        });
+        return button;
+      }),
+    );
+    box.hidden = false;
+  }
+
+  function showThumbnail(button, shown) {
+    const thumb = button.firstElementChild;
+    button.dataset.productId = shown.product_id;
+    setImage(thumb, shown.image_url);
+    thumb.alt = "variant " + shown.product_id + ", " + money(shown);
+    button.title = thumb.alt;
   }
 
   function money(product) {
