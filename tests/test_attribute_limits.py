@@ -50,6 +50,8 @@ def largest_response(k: int) -> search_pb2.SearchResponse:
                     variant_to_proto(replace(largest_product(v), in_stock=True))
                     for v in range(MAX_VARIANTS)
                 ],
+                over_by=1e300,
+                match=search_pb2.MATCH_LABEL_WEAK,
             )
             for p in products
         ],
@@ -118,7 +120,7 @@ async def test_oversized_attributes_fail_their_item_alone_naming_the_attribute(
                 product=common_pb2.ProductAttributes(product_id="image-source"),
                 image=common_pb2.ImageSource(uri="https://img.example.com/" + "u" * 5000),
             ),
-            "image_uri is 5024 bytes",
+            "the URI of photo 0 is 5024 bytes",
         ),
     }
     response = await vrs.embedder.UpsertProducts(

@@ -291,3 +291,33 @@ def test_errors_are_one_line(server: str, tmp_path: Path) -> None:
     assert bad_k.returncode == 1 and "k must be between 1 and 100" in bad_k.stderr
     for result in (dead, missing, bad_k):
         assert "Traceback" not in result.stderr
+
+
+def test_similar_lists_products_a_little_over_budget_apart_and_cheaper_ones(
+    server: str, tmp_path: Path
+) -> None:
+    lines = ["product_id,image,price,currency,category"]
+    for i, price in enumerate((10, 20, 30, 44, 48, 90)):
+        (tmp_path / f"b{i}.jpg").write_bytes(product_jpeg("shoes", 950 + i))
+        lines.append(f"budget-{i},b{i}.jpg,{price},EUR,budget")
+    catalog = tmp_path / "budget.csv"
+    catalog.write_text("\n".join(lines) + "\n")
+    assert vrs(server, "index", catalog).returncode == 0
+    photo = tmp_path / "b0.jpg"
+    args = ("similar", photo, "--category", "budget", "-k", "5", "--max-price", "40")
+    shown = vrs(server, *args, "--currency", "EUR")
+    assert shown.returncode == 0, shown.stderr
+    within, _, over = shown.stdout.partition("a little over your budget")
+    assert {cols[1] for cols in table_rows(within)} == {"budget-0", "budget-1", "budget-2"}
+    assert "over by" in over
+    assert {cols[1]: cols[-1] for cols in table_rows(over)} == {
+        "budget-3": "4.00",
+        "budget-4": "8.00",
+    }
+    off = vrs(server, *args, "--no-over-budget")
+    assert "a little over your budget" not in off.stdout
+    cheaper = vrs(server, "similar", "--product", "budget-4", "--category", "budget", "--cheaper")
+    assert cheaper.returncode == 0, cheaper.stderr
+    assert {cols[1] for cols in table_rows(cheaper.stdout)} == {f"budget-{i}" for i in range(4)}
+    refused = vrs(server, "similar", photo, "--cheaper")
+    assert refused.returncode != 0 and "--cheaper compares with a product" in refused.stderr

@@ -220,3 +220,34 @@ async def test_without_redis_the_cache_is_off_and_says_so(
             stats = await vrs.search.GetStats(search_pb2.GetSearchStatsRequest())
             assert not stats.cache.enabled
     assert any("cache is OFF" in r.getMessage() for r in caplog.records)
+
+
+# Each changes the answer, so each has a cache entry of its own beside the default's.
+PRODUCT_QUERY_OPTIONS = {
+    "over_budget off": {"over_budget": False},
+    "cheaper": {"cheaper": True},
+    "collapse group": {"collapse": search_pb2.COLLAPSE_GROUP},
+    "include variants": {"include_variants": True},
+    "currency": {"filter": search_pb2.SearchFilter(max_price=14.0, currency="USD")},
+}
+
+
+@pytest.mark.parametrize("options", PRODUCT_QUERY_OPTIONS.values(), ids=PRODUCT_QUERY_OPTIONS)
+async def test_each_product_query_option_has_its_own_cache_entry(
+    vrs: Vrs, options: dict[str, Any]
+) -> None:
+    flt = search_pb2.SearchFilter(max_price=14.0)
+    default = search_pb2.SearchByProductRequest(product_id="p6", k=5, filter=flt)
+    await vrs.search.SearchByProduct(default)
+    assert (await vrs.search.SearchByProduct(default)).from_cache
+    other = search_pb2.SearchByProductRequest(product_id="p6", k=5, filter=flt)
+    for name, value in options.items():
+        if name == "filter":
+            other.filter.CopyFrom(value)
+        else:
+            setattr(other, name, value)
+    first = await vrs.search.SearchByProduct(other)
+    assert not first.from_cache
+    again = await vrs.search.SearchByProduct(other)
+    assert again.from_cache and list(again.matches) == list(first.matches)
+    assert list(again.over_budget) == list(first.over_budget)

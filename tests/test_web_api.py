@@ -8,48 +8,24 @@ import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest_asyncio
 
 from services.embedder.embedding.embedder import ImageEmbedder
 from tests.support.images import product_jpeg
-from tests.support.web_env import WebVrs, running_web, web_catalog, write_photos
-
-MATCH_FIELDS = {
-    "product_id",
-    "distance",
-    "title",
-    "category",
-    "brand",
-    "price",
-    "currency",
-    "in_stock",
-    "group_id",
-    "image_url",
-    "variants",
-}
+from tests.support.web_env import MATCH_FIELDS, WebVrs, search_upload, toy_web
 
 
 @pytest_asyncio.fixture
 async def web(tmp_path: Path, photo_embedder: ImageEmbedder) -> AsyncIterator[WebVrs]:
-    photos = tmp_path / "photos"
-    products = web_catalog(photo_embedder.model_id, photo_embedder.dimension, photos)
-    write_photos(photos, products)
-    async with running_web(tmp_path, photo_embedder, products) as running:
+    async with toy_web(tmp_path, photo_embedder) as running:
         yield running
-
-
-async def search_upload(web: WebVrs, **fields: str | list[str]) -> httpx.Response:
-    """POST /v1/search/image with a drawn shirt photo as the multipart `image` file."""
-    files = {"image": ("shirt.jpg", product_jpeg(seed=7), "image/jpeg")}
-    return await web.http.post("/v1/search/image", files=files, data=fields)
 
 
 async def test_search_by_uploaded_photo_answers_in_the_decided_shape(web: WebVrs) -> None:
     response = await search_upload(web, k="5")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"model_id", "from_cache", "query", "matches", "region"}
+    assert set(body) == {"model_id", "from_cache", "query", "matches", "over_budget", "region"}
     assert body["query"] == {"product_id": None}
     assert set(body["region"]) == {"x", "y", "width", "height", "source"}
     assert len(body["matches"]) == 5

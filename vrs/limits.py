@@ -55,8 +55,10 @@ def _varint_len(value: int) -> int:
 #                       + group_id 259 = 6042 bytes, 6045 with its tag and length;
 #   Variant           = product_id 259 + price 9 + currency 5 + in_stock 2 = 275, 278 framed;
 #   Match             = product_id 259 + distance 5 (tag + float) + product 6045
-#                       + photo_index 2 + 8 variants 2224 = 8535, 8538 inside the response.
-# So max_k = 100 matches are ~854 KB, and a BatchSearch of 64 such queries ~54.7 MB: both
+#                       + photo_index 2 + 8 variants 2224 + over_by 9 + match label 2
+#                       = 8546, 8549 inside the response (matches and over_budget together
+#                       are at most k).
+# So max_k = 100 matches are ~855 KB, and a BatchSearch of 64 such queries ~54.7 MB: both
 # below the 64 MB default message limit (check_response_fits enforces it for any settings).
 _ATTRIBUTES_BYTES = (
     _string_field(MAX_PRODUCT_ID_BYTES)
@@ -76,6 +78,8 @@ _MATCH_BODY_BYTES = (
     + _string_field(_ATTRIBUTES_BYTES)
     + (1 + _varint_len(MAX_PHOTOS))
     + MAX_VARIANTS * _string_field(_VARIANT_BYTES)
+    + (1 + 8)  # over_by
+    + (1 + 1)  # match label
 )
 MAX_MATCH_BYTES = _string_field(_MATCH_BODY_BYTES)
 

@@ -91,6 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --product: its own variants (same group) may come back too",
     )
+    similar.add_argument(
+        "--cheaper", action="store_true", help="with --product: only products priced below it"
+    )
+    similar.add_argument(
+        "--currency", default="", help="currency of --min-price/--max-price (ISO 4217)"
+    )
+    similar.add_argument(
+        "--no-over-budget",
+        action="store_true",
+        help="never list the nearest products a little over --max-price",
+    )
 
     vectors = commands.add_parser("import-vectors", help="import precomputed vectors")
     vectors.add_argument("path", type=Path, help=".npz, .npy (+ .ids.txt) or a folder of .txt")
@@ -266,7 +277,12 @@ def _dispatch(client: VrsClient, args: argparse.Namespace) -> int:
             region=parse_region(args.region) if args.region is not None else None,
             collapse_groups=args.collapse == "group",
             include_variants=args.include_variants,
+            cheaper=args.cheaper,
+            currency=args.currency.strip(),
+            over_budget=not args.no_over_budget,
         )
+        if args.cheaper and args.product is None:
+            raise CliError("--cheaper compares with a product: give --product ID")
         response = find_similar(client, query)
         print(table(response))
         if args.out:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -36,6 +37,12 @@ class SimilarQuery:
     collapse_groups: bool = False
     # More like this: the product's own variants may come back.
     include_variants: bool = False
+    # More like this: only products priced below it.
+    cheaper: bool = False
+    # The currency of the price bounds; "": the catalog's only one.
+    currency: str = ""
+    # When fewer than k fit max_price: the nearest a little over it, in a table of their own.
+    over_budget: bool = True
 
     @property
     def collapse(self) -> search_pb2.Collapse.ValueType:
@@ -43,7 +50,10 @@ class SimilarQuery:
 
     def search_filter(self) -> search_pb2.SearchFilter:
         flt = search_pb2.SearchFilter(
-            categories=self.categories, brands=self.brands, in_stock_only=self.in_stock
+            categories=self.categories,
+            brands=self.brands,
+            in_stock_only=self.in_stock,
+            currency=self.currency,
         )
         if self.min_price is not None:
             flt.min_price = self.min_price
@@ -61,6 +71,7 @@ def find_similar(client: VrsClient, query: SimilarQuery) -> search_pb2.SearchRes
             model_id=query.model_id,
             region=None if query.region is None else region_to_proto(query.region),
             collapse=query.collapse,
+            over_budget=query.over_budget,
         )
         if query.max_distance is not None:
             by_image.max_distance = query.max_distance
@@ -78,6 +89,8 @@ def find_similar(client: VrsClient, query: SimilarQuery) -> search_pb2.SearchRes
         model_id=query.model_id,
         collapse=query.collapse,
         include_variants=query.include_variants,
+        over_budget=query.over_budget,
+        cheaper=query.cheaper,
     )
     if query.max_distance is not None:
         by_product.max_distance = query.max_distance
@@ -85,13 +98,27 @@ def find_similar(client: VrsClient, query: SimilarQuery) -> search_pb2.SearchRes
 
 
 def table(response: search_pb2.SearchResponse) -> str:
+    suffix = " (from cache)" if response.from_cache else ""
+    footer = f"model {response.model_id}{suffix}" + _region_line(response)
+    over = ""
+    if response.over_budget:
+        over = "\n\na little over your budget\n" + _rows(response.over_budget, over_by=True)
     if not response.matches:
-        return "no similar products match" + _region_line(response)
-    variants = any(m.variants for m in response.matches)
+        return "no similar products match" + over + "\n" + footer
+    return _rows(response.matches) + over + "\n" + footer
+
+
+def _rows(matches: Sequence[search_pb2.Match], over_by: bool = False) -> str:
+    variants = any(m.variants for m in matches)
+    labels = any(m.match != search_pb2.MATCH_LABEL_UNSPECIFIED for m in matches)
     rows: list[tuple[str, ...]] = [("rank", "product", "distance", "price", "category", "title")]
+    if over_by:
+        rows[0] += ("over by",)
+    if labels:
+        rows[0] += ("match",)
     if variants:
         rows[0] += ("also in",)
-    for rank, m in enumerate(response.matches, 1):
+    for rank, m in enumerate(matches, 1):
         price = (
             f"{m.product.price:.2f} {m.product.currency}".strip()
             if m.product.HasField("price")
@@ -106,15 +133,21 @@ def table(response: search_pb2.SearchResponse) -> str:
                 m.product.category,
                 m.product.title,
             )
+            + ((f"{m.over_by:.2f}",) if over_by else ())
+            + ((_LABELS.get(m.match, "-"),) if labels else ())
             + ((", ".join(v.product_id for v in m.variants),) if variants else ())
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [
+    return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
-    suffix = " (from cache)" if response.from_cache else ""
-    footer = f"model {response.model_id}{suffix}" + _region_line(response)
-    return "\n".join(lines) + "\n" + footer
+    )
+
+
+_LABELS = {
+    search_pb2.MATCH_LABEL_CLOSE: "close",
+    search_pb2.MATCH_LABEL_SIMILAR: "similar",
+    search_pb2.MATCH_LABEL_WEAK: "weak",
+}
 
 
 def _region_line(response: search_pb2.SearchResponse) -> str:

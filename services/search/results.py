@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from vrs.catalog.products import Product
 from vrs.images.region import Region, RegionSource, UsedRegion
@@ -23,32 +23,29 @@ class Match:
     distance: float
     photo_index: int = 0
     variants: tuple[Product, ...] = ()
+    # In SearchResult.over_budget: how far over the maximum price, in the budget's currency.
+    over_by: float | None = None
 
 
 @dataclass(frozen=True)
 class SearchResult:
     """The matches of one search, nearest first, the model that ranked them and, for an image
-    search, the part of the photo it searched on."""
+    search, the part of the photo it searched on; when fewer than k fit a maximum price, the
+    nearest a little over it, apart (`over_budget`, never mixed into `matches`)."""
 
     matches: tuple[Match, ...]
     model_id: str
     from_cache: bool = False
     region: UsedRegion | None = None
+    over_budget: tuple[Match, ...] = ()
 
     def encode(self) -> bytes:
         region = self.region
         return json.dumps(
             {
                 "model_id": self.model_id,
-                "matches": [
-                    {
-                        "d": m.distance,
-                        "p": asdict(m.product),
-                        "i": m.photo_index,
-                        "v": [asdict(v) for v in m.variants],
-                    }
-                    for m in self.matches
-                ],
+                "matches": [_encoded(m) for m in self.matches],
+                "over_budget": [_encoded(m) for m in self.over_budget],
                 "region": None
                 if region is None
                 else {**asdict(region.region), "source": region.source.value},
@@ -61,15 +58,8 @@ class SearchResult:
         data = json.loads(raw)
         region = data.get("region")
         return cls(
-            matches=tuple(
-                Match(
-                    Product(**m["p"]),
-                    float(m["d"]),
-                    int(m.get("i", 0)),
-                    tuple(Product(**v) for v in m.get("v", ())),
-                )
-                for m in data["matches"]
-            ),
+            matches=tuple(_decoded(m) for m in data["matches"]),
+            over_budget=tuple(_decoded(m) for m in data.get("over_budget", ())),
             model_id=str(data["model_id"]),
             region=None
             if region is None
@@ -81,6 +71,26 @@ class SearchResult:
 
     def cached(self) -> SearchResult:
         return replace(self, from_cache=True)
+
+
+def _encoded(match: Match) -> dict[str, object]:
+    return {
+        "d": match.distance,
+        "p": asdict(match.product),
+        "i": match.photo_index,
+        "v": [asdict(v) for v in match.variants],
+        "o": match.over_by,
+    }
+
+
+def _decoded(data: dict[str, Any]) -> Match:
+    return Match(
+        Product(**data["p"]),
+        float(data["d"]),
+        int(data.get("i", 0)),
+        tuple(Product(**v) for v in data.get("v", ())),
+        None if data.get("o") is None else float(data["o"]),
+    )
 
 
 class ResultCodec(Protocol):
@@ -140,6 +150,8 @@ class SearchOptions:
     exact: bool | None = None
     # One result per product, or per variant group (with its other variants).
     collapse: Collapse = Collapse.PRODUCT
+    # When fewer than k fit a maximum price: the nearest a little over it, apart.
+    over_budget: bool = True
 
 
 @dataclass(frozen=True)
@@ -164,3 +176,5 @@ class ProductQuery:
     model_id: str = ""
     # The product's own variants may come back (by default they do not).
     include_variants: bool = False
+    # Only products priced below this one (in its currency).
+    cheaper: bool = False

@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
+from services.search.budget import cheaper_than, has_budget, over_budget_band, over_by, resolve
 from services.search.cache import SearchCache
 from services.search.query_embedder import QueryEmbedder
 from services.search.results import (
@@ -28,6 +29,8 @@ from services.search.results import (
 )
 from services.search.singleflight import SingleFlight
 from vrs.catalog.ids import normalize_product_id
+from vrs.catalog.money import FxRates
+from vrs.catalog.products import Product
 from vrs.catalog.vectors import Vector
 from vrs.errors import InvalidInput, ModelMismatch, NotFound, VrsError
 from vrs.images.region import Region, UsedRegion
@@ -59,7 +62,10 @@ class Searcher:
         stores: ModelStores | None = None,
         metrics: SearchMetrics | None = None,
         model_refresh_s: float = 5.0,
+        rates: FxRates | None = None,
     ) -> None:
+        # Exchange rates (VRS_FX_RATES_FILE): budgets reach other currencies' prices.
+        self._rates = rates
         self._metrics = metrics or SearchMetrics()
         self._embedder = embedder
         # Collections of other models (imported vectors): SearchByProduct(model_id=...).
@@ -101,8 +107,8 @@ class Searcher:
 
         async def compute() -> SearchResult:
             vector, used = await self._query_vector(data, sha, region, model_id)
-            hits = await self._search(store, self._request(vector, options))
-            return replace(_result(hits, model_id), region=used)
+            result = await self._within_budget(store, self._request(vector, options), options)
+            return replace(result, model_id=model_id, region=used)
 
         # The part of the photo is part of the query: "auto" is the server's own choice.
         where = "auto" if region is None else region.key()
@@ -120,18 +126,56 @@ class Searcher:
         )
 
         async def compute() -> SearchResult:
-            # The product's photos, the size of the filtered set and the search: one hop.
+            # The product's photos, the size of the filtered set and the search: one hop (a
+            # second for its price when cheaper, a third for a budget's currencies).
             try:
-                hits = await self._search(store, request)
+                asked = options
+                if query.cheaper:
+                    asked = replace(
+                        options,
+                        filter=cheaper_than(await self._product(store, product_id), options.filter),
+                    )
+                found = await self._within_budget(
+                    store, replace(request, filter=asked.filter), asked
+                )
             except NotFound as exc:
                 if not query.model_id:
                     raise
                 raise NotFound(f"{exc} of model {model_id!r}") from exc
-            return _result(hits, model_id)
+            return replace(found, model_id=model_id)
 
         # Only when set: the keys of default product queries stay as they were.
         variants = "|variants" if query.include_variants else ""
-        return await self._cached(f"product:{product_id}{variants}", options, model_id, compute)
+        cheaper = "|cheaper" if query.cheaper else ""
+        return await self._cached(
+            f"product:{product_id}{variants}{cheaper}", options, model_id, compute
+        )
+
+    async def _product(self, store: AsyncStore, product_id: str) -> Product:
+        stored = (await store.get([product_id])).get(product_id)
+        if stored is None:
+            raise NotFound(f"product {product_id!r} is not in the catalog")
+        return stored.product
+
+    async def _within_budget(
+        self, store: AsyncStore, request: SearchRequest, options: SearchOptions
+    ) -> SearchResult:
+        """The request's matches (its price bounds in the catalog's currencies) and, when fewer
+        than k fit its maximum, the nearest a little over it."""
+        flt = request.filter
+        if has_budget(flt):
+            flt = resolve(flt, await store.currencies(), self._rates)
+            request = replace(request, filter=flt)
+        hits = await self._search(store, request)
+        over: list[Hit] = []
+        band = over_budget_band(flt, self._settings.over_budget_max_fraction)
+        if options.over_budget and band is not None and len(hits) < request.k:
+            over = await self._search(store, replace(request, filter=band, k=request.k - len(hits)))
+        return SearchResult(
+            matches=_matches(hits),
+            model_id="",
+            over_budget=tuple(replace(m, over_by=over_by(m.product, flt)) for m in _matches(over)),
+        )
 
     def _request(self, near: Vector | str, options: SearchOptions) -> SearchRequest:
         return SearchRequest(
@@ -225,6 +269,8 @@ class Searcher:
         mode = "" if options.exact is None else f"|exact={options.exact}"
         if options.collapse is not Collapse.PRODUCT:
             mode += f"|collapse={options.collapse.value}"
+        if not options.over_budget:
+            mode += "|over=0"
         identity = (
             f"{query_key}|k={options.k}|{options.filter.cache_key()}"
             f"|max={options.max_distance!r}{mode}"
@@ -274,16 +320,10 @@ class Searcher:
         return query.vector, query.region
 
 
-def _result(hits: Sequence[Hit], model_id: str) -> SearchResult:
-    return SearchResult(
-        matches=tuple(
-            Match(
-                h.stored.product,
-                h.distance,
-                h.stored.photo_index,
-                tuple(v.product for v in h.variants),
-            )
-            for h in hits
-        ),
-        model_id=model_id,
+def _matches(hits: Sequence[Hit]) -> tuple[Match, ...]:
+    return tuple(
+        Match(
+            h.stored.product, h.distance, h.stored.photo_index, tuple(v.product for v in h.variants)
+        )
+        for h in hits
     )

@@ -92,6 +92,7 @@ def _options(
     max_distance: float | None,
     exact: bool | None,
     collapse: int,
+    over_budget: bool,
 ) -> SearchOptions:
     if collapse not in _COLLAPSES:
         raise InvalidInput(f"collapse {collapse} is not COLLAPSE_PRODUCT or COLLAPSE_GROUP")
@@ -105,8 +106,10 @@ def _options(
             categories=tuple(flt.categories),
             brands=tuple(flt.brands),
             in_stock_only=flt.in_stock_only,
+            currency=flt.currency,
         ),
         max_distance=max_distance,
+        over_budget=over_budget,
     )
 
 
@@ -132,6 +135,7 @@ def _image_query(request: search_pb2.SearchByImageRequest) -> ImageQuery:
             request.max_distance if request.HasField("max_distance") else None,
             request.exact if request.HasField("exact") else None,
             request.collapse,
+            not request.HasField("over_budget") or request.over_budget,
         ),
         model_id=request.model_id.strip(),
         region=region_from_proto(request.region) if request.HasField("region") else None,
@@ -147,9 +151,11 @@ def _product_query(request: search_pb2.SearchByProductRequest) -> ProductQuery:
             request.max_distance if request.HasField("max_distance") else None,
             request.exact if request.HasField("exact") else None,
             request.collapse,
+            not request.HasField("over_budget") or request.over_budget,
         ),
         model_id=request.model_id.strip(),
         include_variants=request.include_variants,
+        cheaper=request.cheaper,
     )
 
 

@@ -16,33 +16,41 @@ from vrs.v1 import search_pb2
 
 def response(result: SearchResult) -> search_pb2.SearchResponse:
     return search_pb2.SearchResponse(
-        matches=[
-            search_pb2.Match(
-                product_id=m.product.product_id,
-                distance=m.distance,
-                product=stored_product_to_proto(m.product),
-                photo_index=m.photo_index,
-                variants=[variant_to_proto(v) for v in m.variants],
-            )
-            for m in result.matches
-        ],
+        matches=[_match(m) for m in result.matches],
+        over_budget=[_match(m) for m in result.over_budget],
         model_id=result.model_id,
         from_cache=result.from_cache,
         region=None if result.region is None else used_region_to_proto(result.region),
     )
 
 
+def _match(match: Match) -> search_pb2.Match:
+    message = search_pb2.Match(
+        product_id=match.product.product_id,
+        distance=match.distance,
+        product=stored_product_to_proto(match.product),
+        photo_index=match.photo_index,
+        variants=[variant_to_proto(v) for v in match.variants],
+    )
+    if match.over_by is not None:
+        message.over_by = match.over_by
+    return message
+
+
+def _domain_match(message: search_pb2.Match) -> Match:
+    return Match(
+        product_from_proto(message.product),
+        message.distance,
+        message.photo_index,
+        tuple(variant_from_proto(v) for v in message.variants),
+        message.over_by if message.HasField("over_by") else None,
+    )
+
+
 def result(message: search_pb2.SearchResponse) -> SearchResult:
     return SearchResult(
-        matches=tuple(
-            Match(
-                product_from_proto(m.product),
-                m.distance,
-                m.photo_index,
-                tuple(variant_from_proto(v) for v in m.variants),
-            )
-            for m in message.matches
-        ),
+        matches=tuple(_domain_match(m) for m in message.matches),
+        over_budget=tuple(_domain_match(m) for m in message.over_budget),
         model_id=message.model_id,
         from_cache=message.from_cache,
         region=used_region_from_proto(message.region),

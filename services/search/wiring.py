@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
@@ -13,6 +14,7 @@ from services.search.query_embedder import GrpcQueryEmbedder, QueryEmbedder
 from services.search.searcher import Searcher
 from services.search.servicer import SearchServicer, add_to_server
 from services.search.wire import ProtoResultCodec
+from vrs.catalog.money import FxRates
 from vrs.errors import ConfigurationError, Unavailable
 from vrs.images.source import ImageFetcher
 from vrs.lifecycle import Closer
@@ -130,10 +132,19 @@ async def build_search(
         stores=stores,
         metrics=metrics,
         model_refresh_s=settings.store.alias_refresh_s,
+        rates=_rates(settings.pricing.rates_file),
     )
     servicer = SearchServicer(searcher, store)
     binding = ServiceBinding(SERVICE_NAME, lambda server: add_to_server(servicer, server))
     return SearchParts(searcher, store, binding, closers)
+
+
+def _rates(path: Path | None) -> FxRates | None:
+    if path is None:
+        return None
+    rates = FxRates.load(path)
+    log.info("exchange rates loaded", extra={"base": rates.base, "currencies": len(rates.rates)})
+    return rates
 
 
 async def _embedder_model(embedder: QueryEmbedder, wait_s: float) -> str:

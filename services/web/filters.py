@@ -20,7 +20,7 @@ from vrs.limits import MAX_FILTER_VALUES
 from vrs.store.filters import ProductFilter
 from vrs.store.query import Collapse
 
-_EXPECTED = {"k": "an integer", "in_stock": "true or false"}
+_EXPECTED = {"k": "an integer", "in_stock": "true or false", "over_budget": "true or false"}
 
 
 class FilterFields(BaseModel):
@@ -39,6 +39,17 @@ class FilterFields(BaseModel):
         "product",
         description="One result per product, or per variant group (with its other variants).",
     )
+    currency: str = Field(
+        "",
+        max_length=16,
+        description="Currency of min_price and max_price (ISO 4217); empty: the catalog's only "
+        "one (a catalog priced in several needs it).",
+    )
+    over_budget: bool = Field(
+        True,
+        description="When fewer than k fit max_price: the nearest a little over it, apart "
+        "(over_budget); false: never.",
+    )
 
     def search_options(self, categories: Sequence[str], brands: Sequence[str]) -> SearchOptions:
         return SearchOptions(
@@ -50,8 +61,10 @@ class FilterFields(BaseModel):
                 categories=tuple(categories),
                 brands=tuple(brands),
                 in_stock_only=self.in_stock,
+                currency=self.currency,
             ),
             max_distance=self.max_distance,
+            over_budget=self.over_budget,
         )
 
 
@@ -69,7 +82,9 @@ class SearchFilters(FilterFields):
         description=f"Brands kept (any of; at most {MAX_FILTER_VALUES}).",
     )
 
-    @field_validator("k", "min_price", "max_price", "in_stock", "max_distance", mode="wrap")
+    @field_validator(
+        "k", "min_price", "max_price", "in_stock", "max_distance", "over_budget", mode="wrap"
+    )
     @classmethod
     def _name_what_was_expected(
         cls, value: object, handler: ValidatorFunctionWrapHandler, info: ValidationInfo

@@ -79,7 +79,9 @@ class GrpcBackend:
 
     async def by_product(self, query: ProductQuery) -> SearchResult:
         request = search_pb2.SearchByProductRequest(
-            product_id=query.product_id, include_variants=query.include_variants
+            product_id=query.product_id,
+            include_variants=query.include_variants,
+            cheaper=query.cheaper,
         )
         _set_options(request, query.options)
         response = await self._call(SEARCH, self._search.SearchByProduct(request, **self._kw()))
@@ -152,4 +154,6 @@ def _set_options(
     request.filter.categories.extend(flt.categories)
     request.filter.brands.extend(flt.brands)
     request.filter.in_stock_only = flt.in_stock_only
+    request.filter.currency = flt.currency
     request.collapse = _COLLAPSES[options.collapse]
+    request.over_budget = options.over_budget

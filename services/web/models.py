@@ -99,6 +99,16 @@ class MatchOut(ProductOut):
         )
 
 
+class OverBudgetOut(MatchOut):
+    """A similar product a little over the budget's maximum, and by how much."""
+
+    over_by: float = Field(description="How far over max_price, in the budget's currency.")
+
+    @classmethod
+    def of_over(cls, match: Match) -> OverBudgetOut:
+        return cls(over_by=match.over_by or 0.0, **MatchOut.of_match(match).model_dump())
+
+
 class QueryOut(BaseModel):
     """What was searched: a catalog product (more like this), or null for a photo."""
 
@@ -141,6 +151,11 @@ class SearchOut(BaseModel):
     from_cache: bool
     query: QueryOut
     matches: list[MatchOut]
+    over_budget: list[OverBudgetOut] = Field(
+        default_factory=list,
+        description="When fewer than k matches fit max_price: the nearest a little over it "
+        "(never mixed into matches).",
+    )
     region: RegionOut | None = Field(
         None, description="Photo searches: the part of the photo searched on."
     )
@@ -152,6 +167,7 @@ class SearchOut(BaseModel):
             from_cache=result.from_cache,
             query=QueryOut(product_id=product_id),
             matches=[MatchOut.of_match(m) for m in result.matches],
+            over_budget=[OverBudgetOut.of_over(m) for m in result.over_budget],
             region=None if result.region is None else RegionOut.of(result.region),
         )
 

@@ -44,10 +44,18 @@ async def similar(
     include_variants: Annotated[
         bool, Query(description="The product's own variants may come back too.")
     ] = False,
+    cheaper: Annotated[
+        bool,
+        Query(description="Only products priced below this one, in its currency."),
+    ] = False,
 ) -> SearchOut:
     """More like this: the products nearest a catalog product, by all its photos (never
-    itself, nor its own variants unless include_variants)."""
+    itself, nor its own variants unless include_variants; with cheaper, only ones priced
+    below it)."""
     query = ProductQuery(
-        product_id=product_id, options=filters.options(), include_variants=include_variants
+        product_id=product_id,
+        options=filters.options(),
+        include_variants=include_variants,
+        cheaper=cheaper,
     )
     return SearchOut.of(await gateway.backend.by_product(query), product_id)

@@ -80,3 +80,35 @@ def write_photos(folder: Path, products: Sequence[StoredProduct]) -> Path:
     for i, stored in enumerate(products):
         (folder / f"{stored.product.product_id}.jpg").write_bytes(product_jpeg(seed=i))
     return folder
+
+
+# The fields of every match in a search answer.
+MATCH_FIELDS = {
+    "product_id",
+    "distance",
+    "title",
+    "category",
+    "brand",
+    "price",
+    "currency",
+    "in_stock",
+    "group_id",
+    "image_url",
+    "variants",
+}
+
+
+@asynccontextmanager
+async def toy_web(tmp_path: Path, embedder: ImageEmbedder) -> AsyncIterator[WebVrs]:
+    """A gateway in front of real services holding web_catalog's products and their photos."""
+    photos = tmp_path / "photos"
+    products = web_catalog(embedder.model_id, embedder.dimension, photos)
+    write_photos(photos, products)
+    async with running_web(tmp_path, embedder, products) as running:
+        yield running
+
+
+async def search_upload(web: WebVrs, **fields: str | list[str]) -> httpx.Response:
+    """POST /v1/search/image with a drawn shirt photo as the multipart `image` file."""
+    files = {"image": ("shirt.jpg", product_jpeg(seed=7), "image/jpeg")}
+    return await web.http.post("/v1/search/image", files=files, data=fields)

@@ -436,6 +436,26 @@ class SearchSettings(BaseSettings):
     embedder_startup_wait_s: float = Field(
         120.0, ge=0, description="At startup, how long to wait for the embedder to answer."
     )
+    over_budget_max_fraction: float = Field(
+        0.25,
+        ge=0,
+        le=10,
+        description="When fewer than k products fit a maximum price, the nearest ones at most "
+        "this fraction over it are answered apart (over_budget); 0: never.",
+    )
+
+
+class PricingSettings(BaseSettings):
+    """Comparing prices across currencies (VRS_FX_*)."""
+
+    model_config = _section("VRS_FX_")
+
+    rates_file: Path | None = Field(
+        None,
+        description='Exchange rates, JSON {"base": "USD", "rates": {"EUR": 0.92}} (units per '
+        "base unit): budgets then reach prices in every listed currency, converted; unset: a "
+        "budget is compared only with prices in its own currency.",
+    )
 
 
 class EventsSettings(BaseSettings):
@@ -651,6 +671,7 @@ class Settings(BaseModel):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    pricing: PricingSettings = Field(default_factory=PricingSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
     obs: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     web: WebSettings = Field(default_factory=WebSettings)

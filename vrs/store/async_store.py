@@ -142,6 +142,9 @@ class AsyncStore:
     async def count(self, flt: ProductFilter) -> int:
         return await self._run("count", lambda: self._store.count(flt), self._timeout_s)
 
+    async def currencies(self) -> tuple[str, ...]:
+        return await self._run("currencies", self._store.currencies, self._timeout_s)
+
     async def info(self) -> StoreInfo:
         info = await self._run("info", self._store.info, self._timeout_s)
         self.metrics.points.set(info.points)

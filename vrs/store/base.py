@@ -86,6 +86,10 @@ class VectorStore(Protocol):
 
     def count(self, flt: ProductFilter) -> int: ...
 
+    def currencies(self) -> tuple[str, ...]:
+        """The currencies the catalog's prices are in (non-empty `currency` values), sorted."""
+        ...
+
     def info(self) -> StoreInfo: ...
 
     def optimize(self) -> bool:

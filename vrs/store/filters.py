@@ -16,6 +16,7 @@ INDEXED_FIELDS = {
     "price": "float",
     "category": "keyword",
     "brand": "keyword",
+    "currency": "keyword",
     "in_stock": "bool",
     "product_id": "keyword",
     "group_key": "keyword",
@@ -39,6 +40,15 @@ class ProductFilter:
     # point per product).
     group_keys: tuple[str, ...] = ()
     first_photos: bool = False
+    # The currency the price bounds are in ("": the catalog's only one; see
+    # services.search.budget), and, once resolved, the currencies they are compared in with
+    # each one's units per unit of the budget's: bounds apply to products priced in one of
+    # them, scaled. Empty: every product's price is compared as is (one currency).
+    currency: str = ""
+    priced_in: tuple[tuple[str, float], ...] = ()
+    # Strict bounds: above (not at) min_price, below (not at) max_price.
+    min_exclusive: bool = False
+    max_exclusive: bool = False
 
     def validated(self) -> ProductFilter:
         for name in ("categories", "brands", "exclude_product_ids"):
@@ -51,6 +61,11 @@ class ProductFilter:
             value = getattr(self, name)
             if value is not None and (not math.isfinite(value) or value < 0):
                 raise InvalidInput(f"filter {name} {value} is not a finite number >= 0")
+        currency = self.currency.strip().upper()
+        if currency and not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+            raise InvalidInput(
+                f"filter currency {self.currency[:16]!r} is not a 3-letter ISO 4217 code"
+            )
         if (
             self.min_price is not None
             and self.max_price is not None
@@ -69,6 +84,10 @@ class ProductFilter:
             exclude_group_keys=tuple(sorted(set(self.exclude_group_keys))),
             group_keys=tuple(sorted(set(self.group_keys))),
             first_photos=self.first_photos,
+            currency=currency,
+            priced_in=tuple(sorted(set(self.priced_in))),
+            min_exclusive=self.min_exclusive,
+            max_exclusive=self.max_exclusive,
         )
 
     @property
@@ -88,6 +107,12 @@ class ProductFilter:
             ]
             # Only when set: the keys of filters without them stay as they were.
             + (["notgroup=" + ",".join(self.exclude_group_keys)] if self.exclude_group_keys else [])
+            + ([f"cur={self.currency}"] if self.currency else [])
+            + (
+                [f"strict={int(self.min_exclusive)}{int(self.max_exclusive)}"]
+                if self.min_exclusive or self.max_exclusive
+                else []
+            )
         )
 
     def to_qdrant(self, dialect: SimpleNamespace) -> Any | None:
@@ -97,11 +122,24 @@ class ProductFilter:
         """
         must: list[Any] = []
         if self.min_price is not None or self.max_price is not None:
-            must.append(
-                dialect.FieldCondition(
-                    key="price", range=dialect.Range(gte=self.min_price, lte=self.max_price)
+            if not self.priced_in:
+                must.append(self._price_range(dialect, 1.0))
+            else:
+                must.append(
+                    dialect.Filter(
+                        should=[
+                            dialect.Filter(
+                                must=[
+                                    dialect.FieldCondition(
+                                        key="currency", match=dialect.MatchAny(any=[currency])
+                                    ),
+                                    self._price_range(dialect, units),
+                                ]
+                            )
+                            for currency, units in self.priced_in
+                        ]
+                    )
                 )
-            )
         if self.categories:
             must.append(
                 dialect.FieldCondition(
@@ -141,3 +179,13 @@ class ProductFilter:
         if not must and not must_not:
             return None
         return dialect.Filter(must=must or None, must_not=must_not or None)
+
+    def _price_range(self, dialect: SimpleNamespace, units: float) -> Any:
+        """The price bounds, scaled by `units` (another currency's units per budget unit)."""
+        low = None if self.min_price is None else self.min_price * units
+        high = None if self.max_price is None else self.max_price * units
+        bounds = {
+            ("gt" if self.min_exclusive else "gte"): low,
+            ("lt" if self.max_exclusive else "lte"): high,
+        }
+        return dialect.FieldCondition(key="price", range=dialect.Range(**bounds))

@@ -37,6 +37,8 @@ _DIALECT = SimpleNamespace(
 _IN_STOCK_FLAG = "in_stock_flag"
 # Qdrant's default: below this many KB of vectors a segment is scanned, not walked.
 _FULL_SCAN_THRESHOLD_KB = 10_000
+# ISO 4217 has fewer than 200 active codes.
+_MAX_CURRENCIES = 1000
 _SCHEMA = {
     "float": qe.PayloadSchemaType.Float,
     "keyword": qe.PayloadSchemaType.Keyword,
@@ -226,6 +228,10 @@ class QdrantEdgeStore:
 
     def count(self, flt: ProductFilter) -> int:
         return int(self._shard.count(qe.CountRequest(filter=flt.to_qdrant(_DIALECT), exact=True)))
+
+    def currencies(self) -> tuple[str, ...]:
+        answer = self._shard.facet(qe.FacetRequest("currency", limit=_MAX_CURRENCIES, exact=True))
+        return tuple(sorted(str(hit.value) for hit in answer.hits if hit.value))
 
     def info(self) -> StoreInfo:
         info = self._shard.info()

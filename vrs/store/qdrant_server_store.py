@@ -39,6 +39,8 @@ _DIALECT = SimpleNamespace(
     MatchAny=qm.MatchAny,
     in_stock=lambda: qm.FieldCondition(key="in_stock", match=qm.MatchValue(value=True)),
 )
+# ISO 4217 has fewer than 200 active codes.
+_MAX_CURRENCIES = 1000
 _SCHEMA = {
     "float": qm.PayloadSchemaType.FLOAT,
     "keyword": qm.PayloadSchemaType.KEYWORD,
@@ -314,6 +316,10 @@ class QdrantServerStore:
             timeout=self._timeout,
         ).groups
         return {str(g.id): [_hit(p, float(p.score)) for p in g.hits] for g in groups}
+
+    def currencies(self) -> tuple[str, ...]:
+        answer = self._client.facet(self.collection, "currency", limit=_MAX_CURRENCIES, exact=True)
+        return tuple(sorted(str(hit.value) for hit in answer.hits if hit.value))
 
     def count(self, flt: ProductFilter) -> int:
         result = self._client.count(

@@ -25,41 +25,43 @@ _sym_db = _symbol_database.Default()
 from vrs.v1 import common_pb2 as vrs_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13vrs/v1/search.proto\x12\x06vrs.v1\x1a\x13vrs/v1/common.proto\"\x95\x01\n\x0cSearchFilter\x12\x16\n\tmin_price\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tmax_price\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\ncategories\x18\x03 \x03(\t\x12\x0e\n\x06\x62rands\x18\x04 \x03(\t\x12\x15\n\rin_stock_only\x18\x05 \x01(\x08\x42\x0c\n\n_min_priceB\x0c\n\n_max_price\"\x96\x02\n\x14SearchByImageRequest\x12\"\n\x05image\x18\x01 \x01(\x0b\x32\x13.vrs.v1.ImageSource\x12\x0e\n\x01k\x18\x02 \x01(\rH\x00\x88\x01\x01\x12$\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x14.vrs.v1.SearchFilter\x12\x19\n\x0cmax_distance\x18\x04 \x01(\x02H\x01\x88\x01\x01\x12\x12\n\x05\x65xact\x18\x05 \x01(\x08H\x02\x88\x01\x01\x12\x10\n\x08model_id\x18\x06 \x01(\t\x12\x1e\n\x06region\x18\x07 \x01(\x0b\x32\x0e.vrs.v1.Region\x12\"\n\x08\x63ollapse\x18\x08 \x01(\x0e\x32\x10.vrs.v1.CollapseB\x04\n\x02_kB\x0f\n\r_max_distanceB\x08\n\x06_exact\"\x82\x02\n\x16SearchByProductRequest\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0e\n\x01k\x18\x02 \x01(\rH\x00\x88\x01\x01\x12$\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x14.vrs.v1.SearchFilter\x12\x19\n\x0cmax_distance\x18\x04 \x01(\x02H\x01\x88\x01\x01\x12\x12\n\x05\x65xact\x18\x05 \x01(\x08H\x02\x88\x01\x01\x12\x10\n\x08model_id\x18\x06 \x01(\t\x12\"\n\x08\x63ollapse\x18\x07 \x01(\x0e\x32\x10.vrs.v1.Collapse\x12\x18\n\x10include_variants\x18\x08 \x01(\x08\x42\x04\n\x02_kB\x0f\n\r_max_distanceB\x08\n\x06_exact\"_\n\x07Variant\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x12\n\x05price\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x10\n\x08in_stock\x18\x04 \x01(\x08\x42\x08\n\x06_price\"\x91\x01\n\x05Match\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08\x64istance\x18\x02 \x01(\x02\x12*\n\x07product\x18\x03 \x01(\x0b\x32\x19.vrs.v1.ProductAttributes\x12\x13\n\x0bphoto_index\x18\x04 \x01(\r\x12!\n\x08variants\x18\x05 \x03(\x0b\x32\x0f.vrs.v1.Variant\"z\n\x0eSearchResponse\x12\x1e\n\x07matches\x18\x01 \x03(\x0b\x32\r.vrs.v1.Match\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x12\n\nfrom_cache\x18\x03 \x01(\x08\x12\"\n\x06region\x18\x04 \x01(\x0b\x32\x12.vrs.v1.UsedRegion\"~\n\x0bSearchQuery\x12\x30\n\x08\x62y_image\x18\x01 \x01(\x0b\x32\x1c.vrs.v1.SearchByImageRequestH\x00\x12\x34\n\nby_product\x18\x02 \x01(\x0b\x32\x1e.vrs.v1.SearchByProductRequestH\x00\x42\x07\n\x05query\":\n\x12\x42\x61tchSearchRequest\x12$\n\x07queries\x18\x01 \x03(\x0b\x32\x13.vrs.v1.SearchQuery\"m\n\x11\x42\x61tchSearchResult\x12*\n\x08response\x18\x01 \x01(\x0b\x32\x16.vrs.v1.SearchResponseH\x00\x12\"\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x11.vrs.v1.ItemErrorH\x00\x42\x08\n\x06result\"A\n\x13\x42\x61tchSearchResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.vrs.v1.BatchSearchResult\"\x17\n\x15GetSearchStatsRequest\"]\n\nCacheStats\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x0c\n\x04hits\x18\x02 \x01(\x04\x12\x0e\n\x06misses\x18\x03 \x01(\x04\x12\x0e\n\x06\x65rrors\x18\x04 \x01(\x04\x12\x10\n\x08hit_rate\x18\x05 \x01(\x01\"f\n\x0bSearchStats\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x0e\n\x06points\x18\x03 \x01(\x04\x12!\n\x05\x63\x61\x63he\x18\x04 \x01(\x0b\x32\x12.vrs.v1.CacheStats*4\n\x08\x43ollapse\x12\x14\n\x10\x43OLLAPSE_PRODUCT\x10\x00\x12\x12\n\x0e\x43OLLAPSE_GROUP\x10\x01\x32\xa9\x02\n\rSearchService\x12\x45\n\rSearchByImage\x12\x1c.vrs.v1.SearchByImageRequest\x1a\x16.vrs.v1.SearchResponse\x12I\n\x0fSearchByProduct\x12\x1e.vrs.v1.SearchByProductRequest\x1a\x16.vrs.v1.SearchResponse\x12\x46\n\x0b\x42\x61tchSearch\x12\x1a.vrs.v1.BatchSearchRequest\x1a\x1b.vrs.v1.BatchSearchResponse\x12>\n\x08GetStats\x12\x1d.vrs.v1.GetSearchStatsRequest\x1a\x13.vrs.v1.SearchStatsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13vrs/v1/search.proto\x12\x06vrs.v1\x1a\x13vrs/v1/common.proto\"\xa7\x01\n\x0cSearchFilter\x12\x16\n\tmin_price\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tmax_price\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x12\n\ncategories\x18\x03 \x03(\t\x12\x0e\n\x06\x62rands\x18\x04 \x03(\t\x12\x15\n\rin_stock_only\x18\x05 \x01(\x08\x12\x10\n\x08\x63urrency\x18\x06 \x01(\tB\x0c\n\n_min_priceB\x0c\n\n_max_price\"\xc0\x02\n\x14SearchByImageRequest\x12\"\n\x05image\x18\x01 \x01(\x0b\x32\x13.vrs.v1.ImageSource\x12\x0e\n\x01k\x18\x02 \x01(\rH\x00\x88\x01\x01\x12$\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x14.vrs.v1.SearchFilter\x12\x19\n\x0cmax_distance\x18\x04 \x01(\x02H\x01\x88\x01\x01\x12\x12\n\x05\x65xact\x18\x05 \x01(\x08H\x02\x88\x01\x01\x12\x10\n\x08model_id\x18\x06 \x01(\t\x12\x1e\n\x06region\x18\x07 \x01(\x0b\x32\x0e.vrs.v1.Region\x12\"\n\x08\x63ollapse\x18\x08 \x01(\x0e\x32\x10.vrs.v1.Collapse\x12\x18\n\x0bover_budget\x18\t \x01(\x08H\x03\x88\x01\x01\x42\x04\n\x02_kB\x0f\n\r_max_distanceB\x08\n\x06_exactB\x0e\n\x0c_over_budget\"\xbd\x02\n\x16SearchByProductRequest\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0e\n\x01k\x18\x02 \x01(\rH\x00\x88\x01\x01\x12$\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x14.vrs.v1.SearchFilter\x12\x19\n\x0cmax_distance\x18\x04 \x01(\x02H\x01\x88\x01\x01\x12\x12\n\x05\x65xact\x18\x05 \x01(\x08H\x02\x88\x01\x01\x12\x10\n\x08model_id\x18\x06 \x01(\t\x12\"\n\x08\x63ollapse\x18\x07 \x01(\x0e\x32\x10.vrs.v1.Collapse\x12\x18\n\x10include_variants\x18\x08 \x01(\x08\x12\x18\n\x0bover_budget\x18\t \x01(\x08H\x03\x88\x01\x01\x12\x0f\n\x07\x63heaper\x18\n \x01(\x08\x42\x04\n\x02_kB\x0f\n\r_max_distanceB\x08\n\x06_exactB\x0e\n\x0c_over_budget\"_\n\x07Variant\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x12\n\x05price\x18\x02 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x10\n\x08in_stock\x18\x04 \x01(\x08\x42\x08\n\x06_price\"\xd6\x01\n\x05Match\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x10\n\x08\x64istance\x18\x02 \x01(\x02\x12*\n\x07product\x18\x03 \x01(\x0b\x32\x19.vrs.v1.ProductAttributes\x12\x13\n\x0bphoto_index\x18\x04 \x01(\r\x12!\n\x08variants\x18\x05 \x03(\x0b\x32\x0f.vrs.v1.Variant\x12\x14\n\x07over_by\x18\x06 \x01(\x01H\x00\x88\x01\x01\x12!\n\x05match\x18\x07 \x01(\x0e\x32\x12.vrs.v1.MatchLabelB\n\n\x08_over_by\"\x9e\x01\n\x0eSearchResponse\x12\x1e\n\x07matches\x18\x01 \x03(\x0b\x32\r.vrs.v1.Match\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x12\n\nfrom_cache\x18\x03 \x01(\x08\x12\"\n\x06region\x18\x04 \x01(\x0b\x32\x12.vrs.v1.UsedRegion\x12\"\n\x0bover_budget\x18\x05 \x03(\x0b\x32\r.vrs.v1.Match\"~\n\x0bSearchQuery\x12\x30\n\x08\x62y_image\x18\x01 \x01(\x0b\x32\x1c.vrs.v1.SearchByImageRequestH\x00\x12\x34\n\nby_product\x18\x02 \x01(\x0b\x32\x1e.vrs.v1.SearchByProductRequestH\x00\x42\x07\n\x05query\":\n\x12\x42\x61tchSearchRequest\x12$\n\x07queries\x18\x01 \x03(\x0b\x32\x13.vrs.v1.SearchQuery\"m\n\x11\x42\x61tchSearchResult\x12*\n\x08response\x18\x01 \x01(\x0b\x32\x16.vrs.v1.SearchResponseH\x00\x12\"\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x11.vrs.v1.ItemErrorH\x00\x42\x08\n\x06result\"A\n\x13\x42\x61tchSearchResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.vrs.v1.BatchSearchResult\"\x17\n\x15GetSearchStatsRequest\"]\n\nCacheStats\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x0c\n\x04hits\x18\x02 \x01(\x04\x12\x0e\n\x06misses\x18\x03 \x01(\x04\x12\x0e\n\x06\x65rrors\x18\x04 \x01(\x04\x12\x10\n\x08hit_rate\x18\x05 \x01(\x01\"f\n\x0bSearchStats\x12\x12\n\ncollection\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12\x0e\n\x06points\x18\x03 \x01(\x04\x12!\n\x05\x63\x61\x63he\x18\x04 \x01(\x0b\x32\x12.vrs.v1.CacheStats*4\n\x08\x43ollapse\x12\x14\n\x10\x43OLLAPSE_PRODUCT\x10\x00\x12\x12\n\x0e\x43OLLAPSE_GROUP\x10\x01*o\n\nMatchLabel\x12\x1b\n\x17MATCH_LABEL_UNSPECIFIED\x10\x00\x12\x15\n\x11MATCH_LABEL_CLOSE\x10\x01\x12\x17\n\x13MATCH_LABEL_SIMILAR\x10\x02\x12\x14\n\x10MATCH_LABEL_WEAK\x10\x03\x32\xa9\x02\n\rSearchService\x12\x45\n\rSearchByImage\x12\x1c.vrs.v1.SearchByImageRequest\x1a\x16.vrs.v1.SearchResponse\x12I\n\x0fSearchByProduct\x12\x1e.vrs.v1.SearchByProductRequest\x1a\x16.vrs.v1.SearchResponse\x12\x46\n\x0b\x42\x61tchSearch\x12\x1a.vrs.v1.BatchSearchRequest\x1a\x1b.vrs.v1.BatchSearchResponse\x12>\n\x08GetStats\x12\x1d.vrs.v1.GetSearchStatsRequest\x1a\x13.vrs.v1.SearchStatsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vrs.v1.search_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_COLLAPSE']._serialized_start=1705
-  _globals['_COLLAPSE']._serialized_end=1757
+  _globals['_COLLAPSE']._serialized_start=1930
+  _globals['_COLLAPSE']._serialized_end=1982
+  _globals['_MATCHLABEL']._serialized_start=1984
+  _globals['_MATCHLABEL']._serialized_end=2095
   _globals['_SEARCHFILTER']._serialized_start=53
-  _globals['_SEARCHFILTER']._serialized_end=202
-  _globals['_SEARCHBYIMAGEREQUEST']._serialized_start=205
-  _globals['_SEARCHBYIMAGEREQUEST']._serialized_end=483
-  _globals['_SEARCHBYPRODUCTREQUEST']._serialized_start=486
-  _globals['_SEARCHBYPRODUCTREQUEST']._serialized_end=744
-  _globals['_VARIANT']._serialized_start=746
-  _globals['_VARIANT']._serialized_end=841
-  _globals['_MATCH']._serialized_start=844
-  _globals['_MATCH']._serialized_end=989
-  _globals['_SEARCHRESPONSE']._serialized_start=991
-  _globals['_SEARCHRESPONSE']._serialized_end=1113
-  _globals['_SEARCHQUERY']._serialized_start=1115
-  _globals['_SEARCHQUERY']._serialized_end=1241
-  _globals['_BATCHSEARCHREQUEST']._serialized_start=1243
-  _globals['_BATCHSEARCHREQUEST']._serialized_end=1301
-  _globals['_BATCHSEARCHRESULT']._serialized_start=1303
-  _globals['_BATCHSEARCHRESULT']._serialized_end=1412
-  _globals['_BATCHSEARCHRESPONSE']._serialized_start=1414
-  _globals['_BATCHSEARCHRESPONSE']._serialized_end=1479
-  _globals['_GETSEARCHSTATSREQUEST']._serialized_start=1481
-  _globals['_GETSEARCHSTATSREQUEST']._serialized_end=1504
-  _globals['_CACHESTATS']._serialized_start=1506
-  _globals['_CACHESTATS']._serialized_end=1599
-  _globals['_SEARCHSTATS']._serialized_start=1601
-  _globals['_SEARCHSTATS']._serialized_end=1703
-  _globals['_SEARCHSERVICE']._serialized_start=1760
-  _globals['_SEARCHSERVICE']._serialized_end=2057
+  _globals['_SEARCHFILTER']._serialized_end=220
+  _globals['_SEARCHBYIMAGEREQUEST']._serialized_start=223
+  _globals['_SEARCHBYIMAGEREQUEST']._serialized_end=543
+  _globals['_SEARCHBYPRODUCTREQUEST']._serialized_start=546
+  _globals['_SEARCHBYPRODUCTREQUEST']._serialized_end=863
+  _globals['_VARIANT']._serialized_start=865
+  _globals['_VARIANT']._serialized_end=960
+  _globals['_MATCH']._serialized_start=963
+  _globals['_MATCH']._serialized_end=1177
+  _globals['_SEARCHRESPONSE']._serialized_start=1180
+  _globals['_SEARCHRESPONSE']._serialized_end=1338
+  _globals['_SEARCHQUERY']._serialized_start=1340
+  _globals['_SEARCHQUERY']._serialized_end=1466
+  _globals['_BATCHSEARCHREQUEST']._serialized_start=1468
+  _globals['_BATCHSEARCHREQUEST']._serialized_end=1526
+  _globals['_BATCHSEARCHRESULT']._serialized_start=1528
+  _globals['_BATCHSEARCHRESULT']._serialized_end=1637
+  _globals['_BATCHSEARCHRESPONSE']._serialized_start=1639
+  _globals['_BATCHSEARCHRESPONSE']._serialized_end=1704
+  _globals['_GETSEARCHSTATSREQUEST']._serialized_start=1706
+  _globals['_GETSEARCHSTATSREQUEST']._serialized_end=1729
+  _globals['_CACHESTATS']._serialized_start=1731
+  _globals['_CACHESTATS']._serialized_end=1824
+  _globals['_SEARCHSTATS']._serialized_start=1826
+  _globals['_SEARCHSTATS']._serialized_end=1928
+  _globals['_SEARCHSERVICE']._serialized_start=2098
+  _globals['_SEARCHSERVICE']._serialized_end=2395
 # @@protoc_insertion_point(module_scope)

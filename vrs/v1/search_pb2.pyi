@@ -44,6 +44,34 @@ variant, with the group's other variants that pass the same filters.
 """
 Global___Collapse: _TypeAlias = Collapse  # noqa: Y015
 
+class _MatchLabel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MatchLabelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MatchLabel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MATCH_LABEL_UNSPECIFIED: _MatchLabel.ValueType  # 0
+    """The collection has no calibration: no label is invented."""
+    MATCH_LABEL_CLOSE: _MatchLabel.ValueType  # 1
+    """Likely the same product, or a near twin."""
+    MATCH_LABEL_SIMILAR: _MatchLabel.ValueType  # 2
+    """The same kind of product."""
+    MATCH_LABEL_WEAK: _MatchLabel.ValueType  # 3
+    """Little in common."""
+
+class MatchLabel(_MatchLabel, metaclass=_MatchLabelEnumTypeWrapper):
+    """How close a match is, by the distances `vrs calibrate` measured for the serving model."""
+
+MATCH_LABEL_UNSPECIFIED: MatchLabel.ValueType  # 0
+"""The collection has no calibration: no label is invented."""
+MATCH_LABEL_CLOSE: MatchLabel.ValueType  # 1
+"""Likely the same product, or a near twin."""
+MATCH_LABEL_SIMILAR: MatchLabel.ValueType  # 2
+"""The same kind of product."""
+MATCH_LABEL_WEAK: MatchLabel.ValueType  # 3
+"""Little in common."""
+Global___MatchLabel: _TypeAlias = MatchLabel  # noqa: Y015
+
 @_typing.final
 class SearchFilter(_message.Message):
     """Every result satisfies every set condition."""
@@ -55,9 +83,16 @@ class SearchFilter(_message.Message):
     CATEGORIES_FIELD_NUMBER: _builtins.int
     BRANDS_FIELD_NUMBER: _builtins.int
     IN_STOCK_ONLY_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
     min_price: _builtins.float
     max_price: _builtins.float
     in_stock_only: _builtins.bool
+    currency: _builtins.str
+    """The currency of min_price and max_price (ISO 4217); empty: the catalog's only currency. A
+    budget is compared only with prices in its currency (or, with the server's exchange
+    rates, every currency they cover, converted); over a catalog priced in several
+    currencies a budget without one is INVALID_ARGUMENT naming them.
+    """
     @_builtins.property
     def categories(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Any of these categories (empty: all)."""
@@ -74,10 +109,11 @@ class SearchFilter(_message.Message):
         categories: _abc.Iterable[_builtins.str] | None = ...,
         brands: _abc.Iterable[_builtins.str] | None = ...,
         in_stock_only: _builtins.bool = ...,
+        currency: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_max_price", b"_max_price", "_min_price", b"_min_price", "max_price", b"max_price", "min_price", b"min_price"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_price", b"_max_price", "_min_price", b"_min_price", "brands", b"brands", "categories", b"categories", "in_stock_only", b"in_stock_only", "max_price", b"max_price", "min_price", b"min_price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_price", b"_max_price", "_min_price", b"_min_price", "brands", b"brands", "categories", b"categories", "currency", b"currency", "in_stock_only", b"in_stock_only", "max_price", b"max_price", "min_price", b"min_price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_price: _TypeAlias = _typing.Literal["max_price"]  # noqa: Y015
     _WhichOneofArgType__max_price: _TypeAlias = _typing.Literal["_max_price", b"_max_price"]  # noqa: Y015
@@ -102,6 +138,7 @@ class SearchByImageRequest(_message.Message):
     MODEL_ID_FIELD_NUMBER: _builtins.int
     REGION_FIELD_NUMBER: _builtins.int
     COLLAPSE_FIELD_NUMBER: _builtins.int
+    OVER_BUDGET_FIELD_NUMBER: _builtins.int
     k: _builtins.int
     """Unset: 10. Allowed: 1..100."""
     max_distance: _builtins.float
@@ -115,6 +152,10 @@ class SearchByImageRequest(_message.Message):
     running that model (FAILED_PRECONDITION otherwise).
     """
     collapse: Global___Collapse.ValueType
+    over_budget: _builtins.bool
+    """Unset or true: when fewer than k matches fit max_price, the response's over_budget holds
+    the nearest a little over it (VRS_SEARCH_OVER_BUDGET_MAX_FRACTION); false: never.
+    """
     @_builtins.property
     def image(self) -> _common_pb2.ImageSource: ...
     @_builtins.property
@@ -136,10 +177,11 @@ class SearchByImageRequest(_message.Message):
         model_id: _builtins.str = ...,
         region: _common_pb2.Region | None = ...,
         collapse: Global___Collapse.ValueType = ...,
+        over_budget: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "exact", b"exact", "filter", b"filter", "image", b"image", "k", b"k", "max_distance", b"max_distance", "region", b"region"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "_over_budget", b"_over_budget", "exact", b"exact", "filter", b"filter", "image", b"image", "k", b"k", "max_distance", b"max_distance", "over_budget", b"over_budget", "region", b"region"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "collapse", b"collapse", "exact", b"exact", "filter", b"filter", "image", b"image", "k", b"k", "max_distance", b"max_distance", "model_id", b"model_id", "region", b"region"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "_over_budget", b"_over_budget", "collapse", b"collapse", "exact", b"exact", "filter", b"filter", "image", b"image", "k", b"k", "max_distance", b"max_distance", "model_id", b"model_id", "over_budget", b"over_budget", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__exact: _TypeAlias = _typing.Literal["exact"]  # noqa: Y015
     _WhichOneofArgType__exact: _TypeAlias = _typing.Literal["_exact", b"_exact"]  # noqa: Y015
@@ -147,12 +189,16 @@ class SearchByImageRequest(_message.Message):
     _WhichOneofArgType__k: _TypeAlias = _typing.Literal["_k", b"_k"]  # noqa: Y015
     _WhichOneofReturnType__max_distance: _TypeAlias = _typing.Literal["max_distance"]  # noqa: Y015
     _WhichOneofArgType__max_distance: _TypeAlias = _typing.Literal["_max_distance", b"_max_distance"]  # noqa: Y015
+    _WhichOneofReturnType__over_budget: _TypeAlias = _typing.Literal["over_budget"]  # noqa: Y015
+    _WhichOneofArgType__over_budget: _TypeAlias = _typing.Literal["_over_budget", b"_over_budget"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__exact) -> _WhichOneofReturnType__exact | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__k) -> _WhichOneofReturnType__k | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_distance) -> _WhichOneofReturnType__max_distance | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__over_budget) -> _WhichOneofReturnType__over_budget | None: ...
 
 Global___SearchByImageRequest: _TypeAlias = SearchByImageRequest  # noqa: Y015
 
@@ -168,6 +214,8 @@ class SearchByProductRequest(_message.Message):
     MODEL_ID_FIELD_NUMBER: _builtins.int
     COLLAPSE_FIELD_NUMBER: _builtins.int
     INCLUDE_VARIANTS_FIELD_NUMBER: _builtins.int
+    OVER_BUDGET_FIELD_NUMBER: _builtins.int
+    CHEAPER_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
     k: _builtins.int
     max_distance: _builtins.float
@@ -178,6 +226,12 @@ class SearchByProductRequest(_message.Message):
     collapse: Global___Collapse.ValueType
     include_variants: _builtins.bool
     """The product's own variants (its group) may come back too; by default they do not."""
+    over_budget: _builtins.bool
+    """As in SearchByImageRequest."""
+    cheaper: _builtins.bool
+    """Only products priced below this one, in its currency (with max_price: the lower wins).
+    INVALID_ARGUMENT when the product has no price.
+    """
     @_builtins.property
     def filter(self) -> Global___SearchFilter: ...
     def __init__(
@@ -191,10 +245,12 @@ class SearchByProductRequest(_message.Message):
         model_id: _builtins.str = ...,
         collapse: Global___Collapse.ValueType = ...,
         include_variants: _builtins.bool = ...,
+        over_budget: _builtins.bool | None = ...,
+        cheaper: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "exact", b"exact", "filter", b"filter", "k", b"k", "max_distance", b"max_distance"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "_over_budget", b"_over_budget", "exact", b"exact", "filter", b"filter", "k", b"k", "max_distance", b"max_distance", "over_budget", b"over_budget"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "collapse", b"collapse", "exact", b"exact", "filter", b"filter", "include_variants", b"include_variants", "k", b"k", "max_distance", b"max_distance", "model_id", b"model_id", "product_id", b"product_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_exact", b"_exact", "_k", b"_k", "_max_distance", b"_max_distance", "_over_budget", b"_over_budget", "cheaper", b"cheaper", "collapse", b"collapse", "exact", b"exact", "filter", b"filter", "include_variants", b"include_variants", "k", b"k", "max_distance", b"max_distance", "model_id", b"model_id", "over_budget", b"over_budget", "product_id", b"product_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__exact: _TypeAlias = _typing.Literal["exact"]  # noqa: Y015
     _WhichOneofArgType__exact: _TypeAlias = _typing.Literal["_exact", b"_exact"]  # noqa: Y015
@@ -202,12 +258,16 @@ class SearchByProductRequest(_message.Message):
     _WhichOneofArgType__k: _TypeAlias = _typing.Literal["_k", b"_k"]  # noqa: Y015
     _WhichOneofReturnType__max_distance: _TypeAlias = _typing.Literal["max_distance"]  # noqa: Y015
     _WhichOneofArgType__max_distance: _TypeAlias = _typing.Literal["_max_distance", b"_max_distance"]  # noqa: Y015
+    _WhichOneofReturnType__over_budget: _TypeAlias = _typing.Literal["over_budget"]  # noqa: Y015
+    _WhichOneofArgType__over_budget: _TypeAlias = _typing.Literal["_over_budget", b"_over_budget"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__exact) -> _WhichOneofReturnType__exact | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__k) -> _WhichOneofReturnType__k | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_distance) -> _WhichOneofReturnType__max_distance | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__over_budget) -> _WhichOneofReturnType__over_budget | None: ...
 
 Global___SearchByProductRequest: _TypeAlias = SearchByProductRequest  # noqa: Y015
 
@@ -252,6 +312,8 @@ class Match(_message.Message):
     PRODUCT_FIELD_NUMBER: _builtins.int
     PHOTO_INDEX_FIELD_NUMBER: _builtins.int
     VARIANTS_FIELD_NUMBER: _builtins.int
+    OVER_BY_FIELD_NUMBER: _builtins.int
+    MATCH_FIELD_NUMBER: _builtins.int
     product_id: _builtins.str
     distance: _builtins.float
     """Euclidean distance to the query (a product query: from the nearest of its photos) of the
@@ -259,6 +321,10 @@ class Match(_message.Message):
     """
     photo_index: _builtins.int
     """Which of the product's photos matched (0: its first)."""
+    over_by: _builtins.float
+    """In SearchResponse.over_budget: how far over max_price, in the budget's currency."""
+    match: Global___MatchLabel.ValueType
+    """How close the match is, by the collection's calibration; unspecified without one."""
     @_builtins.property
     def product(self) -> _common_pb2.ProductAttributes:
         """product.image_uri is the URI of the photo that matched."""
@@ -275,12 +341,16 @@ class Match(_message.Message):
         product: _common_pb2.ProductAttributes | None = ...,
         photo_index: _builtins.int = ...,
         variants: _abc.Iterable[Global___Variant] | None = ...,
+        over_by: _builtins.float | None = ...,
+        match: Global___MatchLabel.ValueType = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["product", b"product"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_over_by", b"_over_by", "over_by", b"over_by", "product", b"product"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["distance", b"distance", "photo_index", b"photo_index", "product", b"product", "product_id", b"product_id", "variants", b"variants"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_over_by", b"_over_by", "distance", b"distance", "match", b"match", "over_by", b"over_by", "photo_index", b"photo_index", "product", b"product", "product_id", b"product_id", "variants", b"variants"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__over_by: _TypeAlias = _typing.Literal["over_by"]  # noqa: Y015
+    _WhichOneofArgType__over_by: _TypeAlias = _typing.Literal["_over_by", b"_over_by"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__over_by) -> _WhichOneofReturnType__over_by | None: ...
 
 Global___Match: _TypeAlias = Match  # noqa: Y015
 
@@ -292,6 +362,7 @@ class SearchResponse(_message.Message):
     MODEL_ID_FIELD_NUMBER: _builtins.int
     FROM_CACHE_FIELD_NUMBER: _builtins.int
     REGION_FIELD_NUMBER: _builtins.int
+    OVER_BUDGET_FIELD_NUMBER: _builtins.int
     model_id: _builtins.str
     from_cache: _builtins.bool
     @_builtins.property
@@ -300,6 +371,12 @@ class SearchResponse(_message.Message):
     def region(self) -> _common_pb2.UsedRegion:
         """Image searches: the part of the photo the search used (given, found or whole)."""
 
+    @_builtins.property
+    def over_budget(self) -> _containers.RepeatedCompositeFieldContainer[Global___Match]:
+        """When fewer than k matches fit max_price: the nearest products a little over it (the same
+        other filters, at most k minus the matches), each with over_by. Never in matches.
+        """
+
     def __init__(
         self,
         *,
@@ -307,10 +384,11 @@ class SearchResponse(_message.Message):
         model_id: _builtins.str = ...,
         from_cache: _builtins.bool = ...,
         region: _common_pb2.UsedRegion | None = ...,
+        over_budget: _abc.Iterable[Global___Match] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["region", b"region"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_cache", b"from_cache", "matches", b"matches", "model_id", b"model_id", "region", b"region"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_cache", b"from_cache", "matches", b"matches", "model_id", b"model_id", "over_budget", b"over_budget", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
