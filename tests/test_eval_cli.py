@@ -22,7 +22,7 @@ from tests.support.eval_env import (
 from tests.support.search_env import Vrs
 from vrs.catalog.derived import derive_catalog
 from vrs.evaluation.queryset import SCENE
-from vrs.v1 import common_pb2, search_pb2
+from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 pytestmark = pytest.mark.slow
 
@@ -149,3 +149,33 @@ async def test_eval_of_products_with_photos_and_variants_reports_product_and_gro
         assert report[f"recall_at_{k}"] == pytest.approx(product_hits[k] / len(rows)), k
         assert report[f"group_recall_at_{k}"] == pytest.approx(group_hits[k] / len(rows)), k
     assert report["group_recall_at_1"] >= report["recall_at_1"]
+
+
+async def test_calibrate_keeps_thresholds_that_label_matches_and_eval_measures_them(
+    vrs: Vrs, queries: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = await run_cli(vrs, capsys, "calibrate", str(queries), "--json")
+    assert code == 0, err
+    measured = json.loads(out)
+    assert measured["kept"] and measured["queries"] == 16
+    assert 0 <= measured["close_max_distance"] <= measured["similar_max_distance"]
+    stats = await vrs.embedder.GetStats(embedder_pb2.GetEmbedderStatsRequest())
+    assert stats.calibration.close_max_distance == pytest.approx(measured["close_max_distance"])
+    code, out, err = await run_cli(vrs, capsys, "eval", str(queries), "--json")
+    labels = json.loads(out)["labels"]
+    assert labels and set(labels) <= {"close", "similar", "weak"}
+    assert sum(v["matches"] for v in labels.values()) == 16 * 8, "every answer labelled"
+    if "close" in labels:
+        assert labels["close"]["precision"] >= 0.9, "measured on the very queries it was set by"
+
+
+async def test_calibrate_dry_run_keeps_nothing(
+    vrs: Vrs, queries: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = await run_cli(vrs, capsys, "calibrate", str(queries), "--dry-run")
+    assert code == 0, err
+    assert "not kept (--dry-run)" in out and "close    distance <=" in out
+    stats = await vrs.embedder.GetStats(embedder_pb2.GetEmbedderStatsRequest())
+    assert not stats.HasField("calibration")
+    code, out, _ = await run_cli(vrs, capsys, "eval", str(queries), "--json")
+    assert json.loads(out)["labels"] is None

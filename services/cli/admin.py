@@ -25,6 +25,17 @@ def delete(client: VrsClient, product_ids: Sequence[str]) -> int:
     return 0
 
 
+def _calibration(stats: embedder_pb2.EmbedderStats) -> str:
+    if not stats.HasField("calibration"):
+        return "none (matches carry no label: run vrs calibrate)"
+    c = stats.calibration
+    return (
+        f"close <= {c.close_max_distance:.3f} (precision {c.close_precision:.2f}), similar <= "
+        f"{c.similar_max_distance:.3f} (precision {c.similar_precision:.2f}), on {c.queries} "
+        f"queries, {c.calibrated_at}"
+    )
+
+
 def stats(client: VrsClient) -> int:
     lines: list[tuple[str, str]] = []
     reached = False
@@ -40,6 +51,7 @@ def stats(client: VrsClient) -> int:
             ("store", index.store),
             ("device", embedder.device),
             ("images embedded", f"{embedder.images_embedded} in {embedder.forward_passes} passes"),
+            ("calibration", _calibration(embedder)),
         ]
         if embedder.events.enabled:
             ev = embedder.events

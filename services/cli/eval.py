@@ -22,6 +22,7 @@ from vrs.evaluation.recall import (
     percentile,
     report,
 )
+from vrs.rpc.convert import label_from_proto
 from vrs.v1 import common_pb2, search_pb2
 
 EVAL_K = max(RECALL_KS)
@@ -123,7 +124,7 @@ def evaluate(
     for query in queries:
         # One bad query (unreadable image, refused by the server) fails alone.
         try:
-            source = _image_source(query, queries_path.parent)
+            source = image_source(query, queries_path.parent)
             region = query.box if use_boxes else None
             outcomes.append(_run(client, query, source, region))
             sources.append(source)
@@ -145,7 +146,7 @@ def evaluate(
     return 1 if failures else 0
 
 
-def _image_source(query: EvalQuery, base: Path) -> common_pb2.ImageSource:
+def image_source(query: EvalQuery, base: Path) -> common_pb2.ImageSource:
     if not query.image:
         raise CliError("no image")
     if not query.product_id:
@@ -195,7 +196,14 @@ def _run(
         ranked_categories=tuple(m.product.category for m in response.matches),
         expected_group=query.group_id,
         ranked_groups=tuple(m.product.group_id for m in response.matches),
+        ranked_labels=tuple(label_name(m.match) for m in response.matches),
     )
+
+
+def label_name(value: search_pb2.MatchLabel.ValueType) -> str:
+    """The label's word; "" when the match has none."""
+    label = label_from_proto(value)
+    return "" if label is None else label.value
 
 
 def _ann_check(client: VrsClient, sources: Sequence[common_pb2.ImageSource]) -> AnnCheck:
@@ -253,6 +261,9 @@ def _as_json(result: Report, check: AnnCheck | None) -> str:
             "failures": result.failures,
             "per_category": {c: s.to_json() for c, s in result.per_category.items()},
             "ann_check": check.to_json() if check else None,
+            "labels": None
+            if result.labels is None
+            else {k: {"precision": p, "matches": n} for k, (p, n) in result.labels.items()},
         },
         indent=2,
     )
@@ -273,6 +284,11 @@ def _as_text(result: Report, check: AnnCheck | None) -> str:
             2,
             "   ".join(f"group recall@{k} {v:.3f}" for k, v in overall.group_recall.items())
             + "   (a variant of the product's group)",
+        )
+    if result.labels is not None:
+        lines.append(
+            "labels (precision, matches): "
+            + ", ".join(f"{k} {p:.3f} ({n})" for k, (p, n) in result.labels.items())
         )
     if result.per_category:
         lines.append(_category_table(result.per_category))

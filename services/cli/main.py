@@ -134,6 +134,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="also compare the HNSW index's answers with exact search (recall@10)",
     )
 
+    calibration = commands.add_parser(
+        "calibrate",
+        help="measure the distances of close, similar and weak matches on a query set and "
+        "keep them with the collection (every match then carries a label)",
+    )
+    calibration.add_argument("queries", type=Path, help="queries.csv, as vrs eval reads it")
+    calibration.add_argument(
+        "--target-precision",
+        type=float,
+        default=0.9,
+        help="each threshold is the largest distance up to which results reach it (0.9)",
+    )
+    calibration.add_argument(
+        "--dry-run", action="store_true", help="measure and print, keep nothing"
+    )
+    calibration.add_argument("--json", action="store_true", help="print the result as JSON")
+
     make_queries = commands.add_parser(
         "make-queries", help="a query set (shop photos or scenes) of a catalog, for vrs eval"
     )
@@ -292,6 +309,16 @@ def _dispatch(client: VrsClient, args: argparse.Namespace) -> int:
         from services.cli.vectors import import_vectors
 
         return import_vectors(client, args.path, args.model_id, catalog=args.catalog)
+    if args.command == "calibrate":
+        from services.cli.calibrate import run_calibration
+
+        return run_calibration(
+            client,
+            args.queries,
+            target=args.target_precision,
+            dry_run=args.dry_run,
+            as_json=args.json,
+        )
     if args.command == "eval":
         from services.cli.eval import evaluate
 

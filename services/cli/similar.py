@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 from services.cli.client import CliError, VrsClient
 from services.cli.contact_sheet import Tile, render
+from services.cli.eval import label_name
 from vrs.catalog.ids import normalize_product_id
 from vrs.errors import InvalidProduct
 from vrs.images.region import Region
@@ -134,20 +135,13 @@ def _rows(matches: Sequence[search_pb2.Match], over_by: bool = False) -> str:
                 m.product.title,
             )
             + ((f"{m.over_by:.2f}",) if over_by else ())
-            + ((_LABELS.get(m.match, "-"),) if labels else ())
+            + ((label_name(m.match) or "-",) if labels else ())
             + ((", ".join(v.product_id for v in m.variants),) if variants else ())
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
     )
-
-
-_LABELS = {
-    search_pb2.MATCH_LABEL_CLOSE: "close",
-    search_pb2.MATCH_LABEL_SIMILAR: "similar",
-    search_pb2.MATCH_LABEL_WEAK: "weak",
-}
 
 
 def _region_line(response: search_pb2.SearchResponse) -> str:

@@ -21,17 +21,22 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.cli.calibrate import run_calibration
+from services.cli.catalog_files import read_catalog
 from services.cli.client import VrsClient
 from services.cli.index import index_catalog
 from services.cli.similar import SimilarQuery, contact_sheet, find_similar, table
 from vrs.catalog.derived import PHOTO_SEPARATOR, derive_catalog
 from vrs.catalog.sample import generate
+from vrs.evaluation.queryset import QUERIES_FILE, SourcePhoto, make_query_set
 
 # The repository (services/demos/demo.py is two folders down).
 ROOT = Path(__file__).resolve().parents[2]
 SEED_CATALOG = ROOT.parent / "shared" / "catalog" / "seed-products"
 WORKDIR = ROOT / "var" / "demo"
 BUDGET = 40.0
+# The calibration's shop photos: a seed of their own, not the one docs/quality.md judges on.
+CALIBRATION_SEED = 5
 
 
 def choose_backbone() -> tuple[str, str]:
@@ -164,9 +169,23 @@ def indexed_sample_server(
         client = VrsClient(address, timeout_s=120)
         try:
             failed = index_catalog(client, catalog)
+            calibrate_sample(client, catalog, workdir)
             yield IndexedServer(client, address, catalog, failed)
         finally:
             client.close()
+
+
+def calibrate_sample(client: VrsClient, catalog: Path, workdir: Path) -> None:
+    """`vrs calibrate` on shop photos of the catalog's own products, so that every match
+    carries a label (close, similar, weak)."""
+    photos = [
+        SourcePhoto(e.product_id, e.image, e.category, e.more_images, e.group_id)
+        for e in read_catalog(catalog)
+    ]
+    out = workdir / "calibration-queries"
+    make_query_set(photos, out, seed=CALIBRATION_SEED, per_product=1)
+    print(f"\nvrs calibrate {out / QUERIES_FILE}")
+    run_calibration(client, out / QUERIES_FILE)
 
 
 def main() -> int:

@@ -17,6 +17,8 @@ from vrs.images.source import sha256_hex
 from vrs.item_failure import as_item_error
 from vrs.observability.metrics.events import EventsStatus
 from vrs.rpc.convert import (
+    calibration_from_proto,
+    calibration_to_proto,
     image_from_proto,
     patch_from_proto,
     photos_to_proto,
@@ -211,7 +213,18 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
         )
         if self._events is not None:
             stats.events.CopyFrom(events_stats_to_proto(await self._events.stats()))
+        calibration = await self._store.calibration()
+        if calibration is not None:
+            stats.calibration.CopyFrom(calibration_to_proto(calibration, info.model_id))
         return stats
+
+    async def SetCalibration(
+        self, request: embedder_pb2.SetCalibrationRequest, context: Context
+    ) -> embedder_pb2.Calibration:
+        if not request.HasField("calibration"):
+            raise InvalidInput("no calibration in the request")
+        kept = await self._writer.set_calibration(calibration_from_proto(request.calibration))
+        return calibration_to_proto(kept, self._writer.model_id)
 
 
 def events_stats_to_proto(status: EventsStatus) -> embedder_pb2.EventsStats:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 from vrs.catalog.products import Product
+from vrs.evaluation.calibration import MatchLabel
 from vrs.images.region import Region, RegionSource, UsedRegion
 from vrs.images.source import ImageInput
 from vrs.store.filters import ProductFilter
@@ -25,6 +26,8 @@ class Match:
     variants: tuple[Product, ...] = ()
     # In SearchResult.over_budget: how far over the maximum price, in the budget's currency.
     over_by: float | None = None
+    # How close, by the collection's calibration; None without one.
+    label: MatchLabel | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ def _encoded(match: Match) -> dict[str, object]:
         "i": match.photo_index,
         "v": [asdict(v) for v in match.variants],
         "o": match.over_by,
+        "l": None if match.label is None else match.label.value,
     }
 
 
@@ -90,6 +94,7 @@ def _decoded(data: dict[str, Any]) -> Match:
         int(data.get("i", 0)),
         tuple(Product(**v) for v in data.get("v", ())),
         None if data.get("o") is None else float(data["o"]),
+        None if data.get("l") is None else MatchLabel(data["l"]),
     )
 
 

@@ -33,6 +33,7 @@ from vrs.catalog.money import FxRates
 from vrs.catalog.products import Product
 from vrs.catalog.vectors import Vector
 from vrs.errors import InvalidInput, ModelMismatch, NotFound, VrsError
+from vrs.evaluation.calibration import Calibration
 from vrs.images.region import Region, UsedRegion
 from vrs.images.source import ImageFetcher, sha256_hex
 from vrs.item_failure import as_item_error
@@ -107,7 +108,8 @@ class Searcher:
 
         async def compute() -> SearchResult:
             vector, used = await self._query_vector(data, sha, region, model_id)
-            result = await self._within_budget(store, self._request(vector, options), options)
+            request = self._request(vector, options)
+            result = await self._within_budget(store, request, options)
             return replace(result, model_id=model_id, region=used)
 
         # The part of the photo is part of the query: "auto" is the server's own choice.
@@ -161,7 +163,8 @@ class Searcher:
         self, store: AsyncStore, request: SearchRequest, options: SearchOptions
     ) -> SearchResult:
         """The request's matches (its price bounds in the catalog's currencies) and, when fewer
-        than k fit its maximum, the nearest a little over it."""
+        than k fit its maximum, the nearest a little over it; labelled when the collection has
+        a calibration."""
         flt = request.filter
         if has_budget(flt):
             flt = resolve(flt, await store.currencies(), self._rates)
@@ -171,10 +174,15 @@ class Searcher:
         band = over_budget_band(flt, self._settings.over_budget_max_fraction)
         if options.over_budget and band is not None and len(hits) < request.k:
             over = await self._search(store, replace(request, filter=band, k=request.k - len(hits)))
+        # Re-read at most every model_refresh_s; a new one also bumps the generation, so no
+        # result cached before it is served.
+        calibration = await store.calibration(max_age_s=self._model_refresh_s)
         return SearchResult(
-            matches=_matches(hits),
+            matches=_matches(hits, calibration),
             model_id="",
-            over_budget=tuple(replace(m, over_by=over_by(m.product, flt)) for m in _matches(over)),
+            over_budget=tuple(
+                replace(m, over_by=over_by(m.product, flt)) for m in _matches(over, calibration)
+            ),
         )
 
     def _request(self, near: Vector | str, options: SearchOptions) -> SearchRequest:
@@ -320,10 +328,14 @@ class Searcher:
         return query.vector, query.region
 
 
-def _matches(hits: Sequence[Hit]) -> tuple[Match, ...]:
+def _matches(hits: Sequence[Hit], calibration: Calibration | None) -> tuple[Match, ...]:
     return tuple(
         Match(
-            h.stored.product, h.distance, h.stored.photo_index, tuple(v.product for v in h.variants)
+            h.stored.product,
+            h.distance,
+            h.stored.photo_index,
+            tuple(v.product for v in h.variants),
+            label=None if calibration is None else calibration.label(h.distance),
         )
         for h in hits
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from services.search.results import Match, SearchResult
 from vrs.rpc.convert import (
+    label_from_proto,
+    label_to_proto,
     product_from_proto,
     stored_product_to_proto,
     used_region_from_proto,
@@ -34,6 +36,8 @@ def _match(match: Match) -> search_pb2.Match:
     )
     if match.over_by is not None:
         message.over_by = match.over_by
+    if match.label is not None:
+        message.match = label_to_proto(match.label)
     return message
 
 
@@ -44,6 +48,7 @@ def _domain_match(message: search_pb2.Match) -> Match:
         message.photo_index,
         tuple(variant_from_proto(v) for v in message.variants),
         message.over_by if message.HasField("over_by") else None,
+        label_from_proto(message.match),
     )
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from services.search.results import Match, SearchOptions, SearchResult
 from services.web.backend import CatalogProduct, CatalogSummary
@@ -89,14 +89,29 @@ class MatchOut(ProductOut):
     variants: list[VariantOut] = Field(
         default_factory=list, description="collapse=group: the group's other variants."
     )
+    match: Literal["close", "similar", "weak"] | None = Field(
+        None,
+        description="How close, by the collection's calibration (vrs calibrate): close = likely "
+        "the same product or a near twin, similar = the same kind, weak = little in common. "
+        "Absent without a calibration.",
+    )
 
     @classmethod
     def of_match(cls, match: Match) -> MatchOut:
         return cls(
             distance=match.distance,
             variants=[VariantOut.of(v) for v in match.variants],
+            match=None if match.label is None else match.label.value,
             **ProductOut.of(match.product, match.photo_index).model_dump(),
         )
+
+    @model_serializer(mode="wrap")
+    def _without_invented_labels(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # No calibration, no label: the field is left out rather than null.
+        data: dict[str, Any] = handler(self)
+        if data.get("match") is None:
+            data.pop("match", None)
+        return data
 
 
 class OverBudgetOut(MatchOut):

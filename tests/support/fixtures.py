@@ -215,10 +215,10 @@ async def start_vrs(tmp_path: Path, effnet: ImageEmbedder) -> AsyncIterator[VrsS
     """Starts embedder and search in one server on `effnet`, serving the store given with the
     settings sections given (over the test defaults); each one is stopped after the test."""
     async with AsyncExitStack() as running:
-
-        async def start(store: VectorStore, **sections: dict[str, Any]) -> Vrs:
+        # Positional-only: "store" is also a settings section.
+        async def start(vector_store: VectorStore, /, **sections: dict[str, Any]) -> Vrs:
             return await running.enter_async_context(
-                running_vrs(tmp_path, effnet, store, **sections)
+                running_vrs(tmp_path, effnet, vector_store, **sections)
             )
 
         yield start

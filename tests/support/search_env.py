@@ -49,14 +49,18 @@ class Vrs:
 class VrsStarter(Protocol):
     """Starts a vrs serving `store` with these settings sections (the `start_vrs` fixture)."""
 
-    async def __call__(self, store: VectorStore, **sections: dict[str, Any]) -> Vrs: ...
+    async def __call__(self, vector_store: VectorStore, /, **sections: dict[str, Any]) -> Vrs: ...
 
 
 @asynccontextmanager
 async def running_vrs(
-    tmp_path: Path, embedder: ImageEmbedder, store: VectorStore, **sections: dict[str, Any]
+    tmp_path: Path,
+    embedder: ImageEmbedder,
+    vector_store: VectorStore,
+    /,
+    **sections: dict[str, Any],
 ) -> AsyncIterator[Vrs]:
-    counting = CountingStore(store)
+    counting = CountingStore(vector_store)
     server, port = await create_server(
         settings_for(tmp_path, **sections),
         image_embedder=embedder,

@@ -23,6 +23,20 @@ class QueryOutcome:
     # The expected product's variant group and each answer's ("" for none).
     expected_group: str = ""
     ranked_groups: tuple[str, ...] = ()
+    # Each answer's label ("close", "similar", "weak"; "" for none: no calibration).
+    ranked_labels: tuple[str, ...] = ()
+
+    def is_product(self, i: int) -> bool:
+        """The i-th answer is the expected product, or a variant of its group."""
+        if self.ranked_ids[i] == self.expected_id:
+            return True
+        group = self.ranked_groups[i] if i < len(self.ranked_groups) else ""
+        return bool(self.expected_group) and group == self.expected_group
+
+    def is_kind(self, i: int) -> bool:
+        """The i-th answer is the expected product's kind (category), or the product itself."""
+        category = self.ranked_categories[i] if i < len(self.ranked_categories) else ""
+        return self.is_product(i) or (bool(self.category) and category == self.category)
 
     @property
     def rank(self) -> int | None:
@@ -59,6 +73,29 @@ def group_recall_at(outcomes: Sequence[QueryOutcome], k: int) -> float | None:
         return None
     hits = sum(1 for o in outcomes if (r := o.group_rank) is not None and r <= k)
     return hits / len(outcomes)
+
+
+def label_precision(outcomes: Sequence[QueryOutcome]) -> dict[str, tuple[float, int]] | None:
+    """Per label the answers carried: the share it was right about (close: the product or a
+    variant of it; similar: the same kind; weak: another kind) and how many carried it. None
+    when no answer carried a label (no calibration)."""
+    right: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    for o in outcomes:
+        for i, label in enumerate(o.ranked_labels):
+            if not label:
+                continue
+            seen[label] = seen.get(label, 0) + 1
+            if label == "close":
+                ok = o.is_product(i)
+            elif label == "similar":
+                ok = o.is_kind(i)
+            else:
+                ok = not o.is_kind(i)
+            right[label] = right.get(label, 0) + ok
+    if not seen:
+        return None
+    return {label: (right.get(label, 0) / n, n) for label, n in sorted(seen.items())}
 
 
 def mean_reciprocal_rank(outcomes: Sequence[QueryOutcome]) -> float:
@@ -126,6 +163,8 @@ class Report:
     overall: Scores
     per_category: dict[str, Scores]
     failures: list[str] = field(default_factory=list)
+    # Per calibration label: its precision and how many answers carried it; None: no labels.
+    labels: dict[str, tuple[float, int]] | None = None
 
 
 def scores(outcomes: Sequence[QueryOutcome]) -> Scores:
@@ -151,4 +190,5 @@ def report(outcomes: Sequence[QueryOutcome], failures: Sequence[str] = ()) -> Re
         overall=scores(outcomes),
         per_category={c: scores(group) for c, group in sorted(by_category.items())},
         failures=list(failures),
+        labels=label_precision(outcomes),
     )

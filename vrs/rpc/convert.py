@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vrs.catalog.products import Product, ProductPatch, StoredProduct, uri_within_limits
 from vrs.errors import InvalidImage
+from vrs.evaluation.calibration import Calibration, MatchLabel
 from vrs.images.region import Region, RegionSource, UsedRegion
 from vrs.images.source import ImageInput
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2
@@ -149,3 +150,51 @@ def used_region_from_proto(message: common_pb2.UsedRegion) -> UsedRegion | None:
         return None
     box = message.box
     return UsedRegion(Region(box.x, box.y, box.width, box.height), source)
+
+
+def calibration_to_proto(calibration: Calibration, model_id: str) -> embedder_pb2.Calibration:
+    return embedder_pb2.Calibration(
+        close_max_distance=calibration.close_max_distance,
+        similar_max_distance=calibration.similar_max_distance,
+        close_precision=calibration.close_precision,
+        similar_precision=calibration.similar_precision,
+        weak_precision=calibration.weak_precision,
+        queries=calibration.queries,
+        calibrated_at=calibration.calibrated_at,
+        model_id=model_id,
+        close_results=calibration.close_results,
+        similar_results=calibration.similar_results,
+        weak_results=calibration.weak_results,
+    )
+
+
+def calibration_from_proto(message: embedder_pb2.Calibration) -> Calibration:
+    return Calibration(
+        close_max_distance=message.close_max_distance,
+        similar_max_distance=message.similar_max_distance,
+        close_precision=message.close_precision,
+        similar_precision=message.similar_precision,
+        weak_precision=message.weak_precision,
+        queries=message.queries,
+        calibrated_at=message.calibrated_at,
+        close_results=message.close_results,
+        similar_results=message.similar_results,
+        weak_results=message.weak_results,
+    )
+
+
+_LABELS = {
+    MatchLabel.CLOSE: search_pb2.MATCH_LABEL_CLOSE,
+    MatchLabel.SIMILAR: search_pb2.MATCH_LABEL_SIMILAR,
+    MatchLabel.WEAK: search_pb2.MATCH_LABEL_WEAK,
+}
+_LABELS_FROM_PROTO = {value: label for label, value in _LABELS.items()}
+
+
+def label_to_proto(label: MatchLabel) -> search_pb2.MatchLabel.ValueType:
+    return _LABELS[label]
+
+
+def label_from_proto(value: search_pb2.MatchLabel.ValueType) -> MatchLabel | None:
+    """None for MATCH_LABEL_UNSPECIFIED: the collection has no calibration."""
+    return _LABELS_FROM_PROTO.get(value)

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from vrs.catalog.products import StoredProduct
 from vrs.errors import NotFound, Unavailable
+from vrs.evaluation.calibration import Calibration
 from vrs.limits import MAX_VARIANTS
 from vrs.observability.metrics.store import StoreMetrics
 from vrs.store.base import StoreInfo, VectorStore
@@ -46,6 +47,8 @@ class AsyncStore:
         self._timeout_s = timeout_s
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="vrs-store")
         self._closed = False
+        # The calibration and when it was read (see calibration()).
+        self._calibration: tuple[Calibration | None, float] | None = None
 
     @property
     def sync(self) -> VectorStore:
@@ -144,6 +147,21 @@ class AsyncStore:
 
     async def currencies(self) -> tuple[str, ...]:
         return await self._run("currencies", self._store.currencies, self._timeout_s)
+
+    async def calibration(self, max_age_s: float = 0.0) -> Calibration | None:
+        """The collection's calibration, as read at most `max_age_s` ago (this process's own
+        set_calibration counts as a read: it is seen at once)."""
+        known = self._calibration
+        if known is None or time.monotonic() - known[1] >= max_age_s:
+            value = await self._run("calibration", self._store.calibration, self._timeout_s)
+            known = self._calibration = (value, time.monotonic())
+        return known[0]
+
+    async def set_calibration(self, calibration: Calibration) -> None:
+        await self._run(
+            "set_calibration", lambda: self._store.set_calibration(calibration), self._timeout_s
+        )
+        self._calibration = (calibration, time.monotonic())
 
     async def info(self) -> StoreInfo:
         info = await self._run("info", self._store.info, self._timeout_s)

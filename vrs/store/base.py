@@ -10,6 +10,7 @@ from typing import Protocol
 from vrs.catalog.products import StoredProduct
 from vrs.catalog.vectors import Vector, checked_vector
 from vrs.errors import InvalidInput, ModelMismatch
+from vrs.evaluation.calibration import Calibration
 from vrs.store.filters import ProductFilter
 from vrs.store.query import Hit, SearchRequest
 
@@ -89,6 +90,13 @@ class VectorStore(Protocol):
     def currencies(self) -> tuple[str, ...]:
         """The currencies the catalog's prices are in (non-empty `currency` values), sorted."""
         ...
+
+    def calibration(self) -> Calibration | None:
+        """The calibration kept with the collection (`vrs calibrate`); None: none yet."""
+        ...
+
+    def set_calibration(self, calibration: Calibration) -> None:
+        """Keep `calibration` with the collection, replacing any earlier one."""
 
     def info(self) -> StoreInfo: ...
 

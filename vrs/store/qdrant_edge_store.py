@@ -16,6 +16,7 @@ import qdrant_edge as qe
 from vrs.catalog.products import StoredProduct, aggregated
 from vrs.catalog.vectors import Vector
 from vrs.errors import ConfigurationError
+from vrs.evaluation.calibration import Calibration
 from vrs.limits import MAX_PHOTOS
 from vrs.settings import StoreSettings
 from vrs.store.base import StoreInfo, checked_points, collection_name
@@ -37,6 +38,7 @@ _DIALECT = SimpleNamespace(
 _IN_STOCK_FLAG = "in_stock_flag"
 # Qdrant's default: below this many KB of vectors a segment is scanned, not walked.
 _FULL_SCAN_THRESHOLD_KB = 10_000
+CALIBRATION_FILE = "vrs-calibration.json"
 # ISO 4217 has fewer than 200 active codes.
 _MAX_CURRENCIES = 1000
 _SCHEMA = {
@@ -232,6 +234,27 @@ class QdrantEdgeStore:
     def currencies(self) -> tuple[str, ...]:
         answer = self._shard.facet(qe.FacetRequest("currency", limit=_MAX_CURRENCIES, exact=True))
         return tuple(sorted(str(hit.value) for hit in answer.hits if hit.value))
+
+    def calibration(self) -> Calibration | None:
+        path = self._calibration_path()
+        try:
+            return Calibration.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError) as exc:
+            # A damaged file means no calibration (labels are never invented), said loudly.
+            log.warning("calibration unreadable", extra={"path": str(path), "error": str(exc)})
+            return None
+
+    def set_calibration(self, calibration: Calibration) -> None:
+        path = self._calibration_path()
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(calibration.to_json()), encoding="utf-8")
+        partial.replace(path)  # atomic: a reader sees the old one or the new one
+
+    def _calibration_path(self) -> Path:
+        # Beside the shard's own files: it goes where the collection goes.
+        return Path(self._settings.data_dir) / self.collection / CALIBRATION_FILE
 
     def info(self) -> StoreInfo:
         info = self._shard.info()

@@ -21,6 +21,7 @@ from qdrant_client import models as qm
 from vrs.catalog.products import StoredProduct, aggregated
 from vrs.catalog.vectors import Vector
 from vrs.errors import ConfigurationError, ModelMismatch, VrsError
+from vrs.evaluation.calibration import Calibration
 from vrs.limits import MAX_PHOTOS
 from vrs.settings import StoreSettings
 from vrs.store.base import StoreInfo, checked_points, collection_name, model_id_of
@@ -39,6 +40,8 @@ _DIALECT = SimpleNamespace(
     MatchAny=qm.MatchAny,
     in_stock=lambda: qm.FieldCondition(key="in_stock", match=qm.MatchValue(value=True)),
 )
+# The collection metadata key a calibration is kept under.
+CALIBRATION_KEY = "vrs_calibration"
 # ISO 4217 has fewer than 200 active codes.
 _MAX_CURRENCIES = 1000
 _SCHEMA = {
@@ -329,6 +332,20 @@ class QdrantServerStore:
             timeout=self._timeout,
         )
         return int(result.count)
+
+    def calibration(self) -> Calibration | None:
+        target = resolve_alias(self._client, self.collection)
+        metadata = self._client.get_collection(target).config.metadata or {}
+        raw = metadata.get(CALIBRATION_KEY)
+        try:
+            return Calibration.from_json(raw) if isinstance(raw, dict) else None
+        except (TypeError, ValueError) as exc:
+            log.warning("calibration unreadable", extra={"collection": target, "error": str(exc)})
+            return None
+
+    def set_calibration(self, calibration: Calibration) -> None:
+        target = resolve_alias(self._client, self.collection)
+        self._client.update_collection(target, metadata={CALIBRATION_KEY: calibration.to_json()})
 
     def info(self) -> StoreInfo:
         target = resolve_alias(self._client, self.collection)

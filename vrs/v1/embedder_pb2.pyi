@@ -67,6 +67,82 @@ UPDATE_OUTCOME_FAILED: UpdateOutcome.ValueType  # 3
 Global___UpdateOutcome: _TypeAlias = UpdateOutcome  # noqa: Y015
 
 @_typing.final
+class Calibration(_message.Message):
+    """The distances at which, for a model, a match is the same product (close) and the same kind
+    of product (similar), and the precision each label had on the calibration queries.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLOSE_MAX_DISTANCE_FIELD_NUMBER: _builtins.int
+    SIMILAR_MAX_DISTANCE_FIELD_NUMBER: _builtins.int
+    CLOSE_PRECISION_FIELD_NUMBER: _builtins.int
+    SIMILAR_PRECISION_FIELD_NUMBER: _builtins.int
+    WEAK_PRECISION_FIELD_NUMBER: _builtins.int
+    QUERIES_FIELD_NUMBER: _builtins.int
+    CALIBRATED_AT_FIELD_NUMBER: _builtins.int
+    MODEL_ID_FIELD_NUMBER: _builtins.int
+    CLOSE_RESULTS_FIELD_NUMBER: _builtins.int
+    SIMILAR_RESULTS_FIELD_NUMBER: _builtins.int
+    WEAK_RESULTS_FIELD_NUMBER: _builtins.int
+    close_max_distance: _builtins.float
+    similar_max_distance: _builtins.float
+    close_precision: _builtins.float
+    similar_precision: _builtins.float
+    weak_precision: _builtins.float
+    queries: _builtins.int
+    calibrated_at: _builtins.str
+    """RFC 3339, set by the server."""
+    model_id: _builtins.str
+    """The model it is for (the server's), set by the server."""
+    close_results: _builtins.int
+    """How many calibration results each label got."""
+    similar_results: _builtins.int
+    weak_results: _builtins.int
+    def __init__(
+        self,
+        *,
+        close_max_distance: _builtins.float = ...,
+        similar_max_distance: _builtins.float = ...,
+        close_precision: _builtins.float = ...,
+        similar_precision: _builtins.float = ...,
+        weak_precision: _builtins.float = ...,
+        queries: _builtins.int = ...,
+        calibrated_at: _builtins.str = ...,
+        model_id: _builtins.str = ...,
+        close_results: _builtins.int = ...,
+        similar_results: _builtins.int = ...,
+        weak_results: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibrated_at", b"calibrated_at", "close_max_distance", b"close_max_distance", "close_precision", b"close_precision", "close_results", b"close_results", "model_id", b"model_id", "queries", b"queries", "similar_max_distance", b"similar_max_distance", "similar_precision", b"similar_precision", "similar_results", b"similar_results", "weak_precision", b"weak_precision", "weak_results", b"weak_results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Calibration: _TypeAlias = Calibration  # noqa: Y015
+
+@_typing.final
+class SetCalibrationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CALIBRATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def calibration(self) -> Global___Calibration: ...
+    def __init__(
+        self,
+        *,
+        calibration: Global___Calibration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetCalibrationRequest: _TypeAlias = SetCalibrationRequest  # noqa: Y015
+
+@_typing.final
 class EmbedRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -743,6 +819,7 @@ class EmbedderStats(_message.Message):
     FORWARD_PASSES_FIELD_NUMBER: _builtins.int
     IMAGES_EMBEDDED_FIELD_NUMBER: _builtins.int
     EVENTS_FIELD_NUMBER: _builtins.int
+    CALIBRATION_FIELD_NUMBER: _builtins.int
     device: _builtins.str
     forward_passes: _builtins.int
     images_embedded: _builtins.int
@@ -750,6 +827,10 @@ class EmbedderStats(_message.Message):
     def index(self) -> Global___IndexStats: ...
     @_builtins.property
     def events(self) -> Global___EventsStats: ...
+    @_builtins.property
+    def calibration(self) -> Global___Calibration:
+        """The collection's calibration; unset: none (matches carry no label)."""
+
     def __init__(
         self,
         *,
@@ -758,10 +839,11 @@ class EmbedderStats(_message.Message):
         forward_passes: _builtins.int = ...,
         images_embedded: _builtins.int = ...,
         events: Global___EventsStats | None = ...,
+        calibration: Global___Calibration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "index", b"index"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration", "events", b"events", "index", b"index"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "events", b"events", "forward_passes", b"forward_passes", "images_embedded", b"images_embedded", "index", b"index"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibration", b"calibration", "device", b"device", "events", b"events", "forward_passes", b"forward_passes", "images_embedded", b"images_embedded", "index", b"index"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

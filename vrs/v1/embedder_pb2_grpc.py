@@ -75,6 +75,11 @@ class EmbedderServiceStub:
                 request_serializer=vrs_dot_v1_dot_embedder__pb2.GetEmbedderStatsRequest.SerializeToString,
                 response_deserializer=vrs_dot_v1_dot_embedder__pb2.EmbedderStats.FromString,
                 _registered_method=True)
+        self.SetCalibration = channel.unary_unary(
+                '/vrs.v1.EmbedderService/SetCalibration',
+                request_serializer=vrs_dot_v1_dot_embedder__pb2.SetCalibrationRequest.SerializeToString,
+                response_deserializer=vrs_dot_v1_dot_embedder__pb2.Calibration.FromString,
+                _registered_method=True)
 
 
 class EmbedderServiceServicer:
@@ -138,6 +143,14 @@ class EmbedderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetCalibration(self, request, context):
+        """Keep a calibration (`vrs calibrate`) with the collection of the server's model, replacing
+        any earlier one: from then on every match carries a label. Role admin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EmbedderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -180,6 +193,11 @@ def add_EmbedderServiceServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=vrs_dot_v1_dot_embedder__pb2.GetEmbedderStatsRequest.FromString,
                     response_serializer=vrs_dot_v1_dot_embedder__pb2.EmbedderStats.SerializeToString,
+            ),
+            'SetCalibration': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetCalibration,
+                    request_deserializer=vrs_dot_v1_dot_embedder__pb2.SetCalibrationRequest.FromString,
+                    response_serializer=vrs_dot_v1_dot_embedder__pb2.Calibration.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -399,6 +417,33 @@ class EmbedderService:
             '/vrs.v1.EmbedderService/GetStats',
             vrs_dot_v1_dot_embedder__pb2.GetEmbedderStatsRequest.SerializeToString,
             vrs_dot_v1_dot_embedder__pb2.EmbedderStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetCalibration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vrs.v1.EmbedderService/SetCalibration',
+            vrs_dot_v1_dot_embedder__pb2.SetCalibrationRequest.SerializeToString,
+            vrs_dot_v1_dot_embedder__pb2.Calibration.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,6 +53,10 @@ class EmbedderServiceStub:
     GetProducts: _grpc.UnaryUnaryMultiCallable[_embedder_pb2.GetProductsRequest, _embedder_pb2.GetProductsResponse]
     """The stored attributes of catalog products."""
     GetStats: _grpc.UnaryUnaryMultiCallable[_embedder_pb2.GetEmbedderStatsRequest, _embedder_pb2.EmbedderStats]
+    SetCalibration: _grpc.UnaryUnaryMultiCallable[_embedder_pb2.SetCalibrationRequest, _embedder_pb2.Calibration]
+    """Keep a calibration (`vrs calibrate`) with the collection of the server's model, replacing
+    any earlier one: from then on every match carries a label. Role admin.
+    """
 
 @_typing.type_check_only
 class EmbedderServiceAsyncStub(EmbedderServiceStub):
@@ -79,6 +83,10 @@ class EmbedderServiceAsyncStub(EmbedderServiceStub):
     GetProducts: _aio.UnaryUnaryMultiCallable[_embedder_pb2.GetProductsRequest, _embedder_pb2.GetProductsResponse]  # type: ignore[assignment]
     """The stored attributes of catalog products."""
     GetStats: _aio.UnaryUnaryMultiCallable[_embedder_pb2.GetEmbedderStatsRequest, _embedder_pb2.EmbedderStats]  # type: ignore[assignment]
+    SetCalibration: _aio.UnaryUnaryMultiCallable[_embedder_pb2.SetCalibrationRequest, _embedder_pb2.Calibration]  # type: ignore[assignment]
+    """Keep a calibration (`vrs calibrate`) with the collection of the server's model, replacing
+    any earlier one: from then on every match carries a label. Role admin.
+    """
 
 class EmbedderServiceServicer(metaclass=_abc_1.ABCMeta):
     """Turns product photos into vectors and keeps the vector store in step with the catalog."""
@@ -150,5 +158,15 @@ class EmbedderServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _embedder_pb2.GetEmbedderStatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_embedder_pb2.EmbedderStats, _abc.Awaitable[_embedder_pb2.EmbedderStats]]: ...
+
+    @_abc_1.abstractmethod
+    def SetCalibration(
+        self,
+        request: _embedder_pb2.SetCalibrationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_embedder_pb2.Calibration, _abc.Awaitable[_embedder_pb2.Calibration]]:
+        """Keep a calibration (`vrs calibrate`) with the collection of the server's model, replacing
+        any earlier one: from then on every match carries a label. Role admin.
+        """
 
 def add_EmbedderServiceServicer_to_server(servicer: EmbedderServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -40,6 +40,7 @@ from services.embedder.embedding.embedder import ImageEmbedder
 from vrs.catalog.products import ProductPatch, StoredProduct, check_photos
 from vrs.catalog.vectors import checked_vector
 from vrs.errors import InvalidInput, InvalidVector, ModelMismatch, NotFound, VrsError
+from vrs.evaluation.calibration import Calibration
 from vrs.images.source import ImageFetcher, sha256_hex
 from vrs.redis_access.generation import CatalogGeneration
 from vrs.store.async_store import AsyncStore
@@ -230,6 +231,14 @@ class CatalogWriter:
         if known is not None:
             return {pid: known[pid] for pid in ids if pid in known}
         return await self._store.get(ids)
+
+    async def set_calibration(self, calibration: Calibration) -> Calibration:
+        """Keeps `calibration` (stamped now) with the collection; cached results, labelled by
+        the one before, are dropped with the generation."""
+        stamped = replace(calibration.validated(), calibrated_at=_now())
+        await self._store.set_calibration(stamped)
+        await self._changed()
+        return stamped
 
     async def optimize(self) -> bool:
         # Index builds take as long as they take; a deadline would abandon a useful build.
