@@ -243,6 +243,23 @@ def grpc_cases(inputs: Inputs, model_id: str) -> list[GrpcCase]:
         ),
         GrpcCase(f"{embedder}EmbedQuery", "no image", embedder_pb2.EmbedQueryRequest()),
         GrpcCase(
+            f"{embedder}SetCalibration", "no calibration", embedder_pb2.SetCalibrationRequest()
+        ),
+        GrpcCase(
+            f"{embedder}SetCalibration",
+            "thresholds out of order",
+            embedder_pb2.SetCalibrationRequest(
+                calibration=embedder_pb2.Calibration(close_max_distance=5, similar_max_distance=1)
+            ),
+        ),
+        GrpcCase(
+            f"{embedder}SetCalibration",
+            "negative threshold",
+            embedder_pb2.SetCalibrationRequest(
+                calibration=embedder_pb2.Calibration(close_max_distance=-1, similar_max_distance=1)
+            ),
+        ),
+        GrpcCase(
             f"{embedder}EmbedQuery",
             "corrupt image",
             embedder_pb2.EmbedQueryRequest(image=_image(b"not an image")),
