@@ -114,7 +114,7 @@ async def test_product_image_unchanged_since_its_etag_is_not_sent_again(web: Web
     assert again.content == b""
 
 
-async def test_catalog_names_size_model_categories_and_brands(
+async def test_catalog_names_size_model_categories_brands_and_currencies(
     web: WebVrs, photo_embedder: ImageEmbedder
 ) -> None:
     response = await web.http.get("/v1/catalog")
@@ -124,6 +124,7 @@ async def test_catalog_names_size_model_categories_and_brands(
         "model_id": photo_embedder.model_id,
         "categories": ["a", "b", "c"],
         "brands": ["x", "y"],
+        "currencies": [],
     }
 
 

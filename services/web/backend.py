@@ -23,12 +23,14 @@ class CatalogProduct:
 
 @dataclass(frozen=True)
 class CatalogSummary:
-    """The catalog's size and model, and the filter values known to the gateway."""
+    """The catalog's size and model, and the filter values known to the gateway (currencies:
+    those its prices are in, for the budget's)."""
 
     points: int
     model_id: str
     categories: tuple[str, ...] = ()
     brands: tuple[str, ...] = ()
+    currencies: tuple[str, ...] = ()
 
 
 class SearchBackend(Protocol):

@@ -102,7 +102,8 @@ class GrpcBackend:
     async def catalog(self) -> CatalogSummary:
         request = search_pb2.GetSearchStatsRequest()
         stats = await self._call(SEARCH, self._search.GetStats(request, **self._kw()))
-        # No RPC lists categories or brands: the page then offers no choices for them.
+        # No RPC lists categories, brands or currencies: the page then offers no choices for
+        # them.
         return CatalogSummary(stats.points, stats.model_id)
 
     async def check_ready(self) -> None:

@@ -21,6 +21,9 @@ from vrs.store.query import SearchRequest
 FACET_SAMPLE = 1000
 FACETS_TTL_S = 60.0
 
+# The categories, brands and currencies of the products seen.
+Facets = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
 
 class LocalBackend:
     """Calls the search service of this process."""
@@ -28,7 +31,8 @@ class LocalBackend:
     def __init__(self, searcher: Searcher, store: AsyncStore) -> None:
         self._searcher = searcher
         self._store = store
-        self._facets: tuple[float, tuple[str, ...], tuple[str, ...]] | None = None
+        # When gathered, and the categories, brands and currencies seen.
+        self._facets: tuple[float, Facets] | None = None
 
     async def by_image(self, query: ImageQuery) -> SearchResult:
         return await self._searcher.by_image(query)
@@ -46,8 +50,8 @@ class LocalBackend:
 
     async def catalog(self) -> CatalogSummary:
         info = await self._store.info()
-        categories, brands = await self._known_facets(info.dimension)
-        return CatalogSummary(info.points, info.model_id, categories, brands)
+        categories, brands, currencies = await self._known_facets(info.dimension)
+        return CatalogSummary(info.points, info.model_id, categories, brands, currencies)
 
     async def check_ready(self) -> None:
         await self._store.info()
@@ -55,14 +59,17 @@ class LocalBackend:
     async def close(self) -> None:
         """The searcher and the store belong to the search service."""
 
-    async def _known_facets(self, dimension: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    async def _known_facets(self, dimension: int) -> Facets:
         now = time.monotonic()
         if self._facets is not None and now - self._facets[0] < FACETS_TTL_S:
-            return self._facets[1], self._facets[2]
+            return self._facets[1]
         sample = SearchRequest(np.zeros(dimension, dtype=np.float32), FACET_SAMPLE, exact=True)
         found = await self._store.search(sample, exact_threshold=0)
         products = [h.stored.product.within_limits() for h in found.hits]
-        categories = tuple(sorted({p.category for p in products if p.category}))
-        brands = tuple(sorted({p.brand for p in products if p.brand}))
-        self._facets = (now, categories, brands)
-        return categories, brands
+        facets = (
+            tuple(sorted({p.category for p in products if p.category})),
+            tuple(sorted({p.brand for p in products if p.brand})),
+            tuple(sorted({p.currency for p in products if p.currency})),
+        )
+        self._facets = (now, facets)
+        return facets

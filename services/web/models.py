@@ -188,12 +188,17 @@ class SearchOut(BaseModel):
 
 
 class CatalogOut(BaseModel):
-    """The catalog's size and model, and the categories and brands filters can pick from."""
+    """The catalog's size and model, and the categories, brands and currencies filters can
+    pick from."""
 
     points: int
     model_id: str
     categories: list[str]
     brands: list[str]
+    currencies: list[str] = Field(
+        description="The currencies the catalog's prices are in (ISO 4217); with more than "
+        "one, a budget names its currency."
+    )
 
     @classmethod
     def of(cls, summary: CatalogSummary) -> CatalogOut:
@@ -202,6 +207,7 @@ class CatalogOut(BaseModel):
             model_id=summary.model_id,
             categories=list(summary.categories),
             brands=list(summary.brands),
+            currencies=list(summary.currencies),
         )
 
 

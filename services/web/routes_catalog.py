@@ -82,7 +82,8 @@ async def product_image(
 
 @router.get("/v1/catalog", responses=ERRORS)
 async def catalog(_caller: SearchCaller, gateway: GatewayDep) -> CatalogOut:
-    """The catalog's size and model id, and the categories and brands to filter by."""
+    """The catalog's size and model id, and the categories, brands and currencies to filter
+    by."""
     return CatalogOut.of(await gateway.backend.catalog())
 
 

@@ -55,6 +55,13 @@ def chromium(profile: Path) -> Iterator[webdriver.Chrome]:
         driver.quit()
 
 
+@contextmanager
+def opened(url: str, profile: Path) -> Iterator[Page]:
+    """The page at `url` in a headless Chromium of its own (profile: its folder), loaded."""
+    with chromium(profile) as driver:
+        yield Page(driver, url)
+
+
 class Page:
     """The vrs page as a user sees it: what they can do and what they can read."""
 
@@ -102,8 +109,23 @@ class Page:
 
         return self.wait_for(ready)
 
+    def over_budget_cards(self) -> list[WebElement]:
+        """The cards of the products a little over the budget (none: the section is hidden)."""
+        return list(self.driver.find_elements(By.CSS_SELECTOR, "#over-grid .card"))
+
     def query_product(self) -> str:
         return str(self.element("query").get_attribute("data-product-id") or "")
+
+    def query_is_cheaper(self) -> bool:
+        """The results answer "similar, cheaper" (not plain more like this)."""
+        return self.element("query").get_attribute("data-cheaper") == "true"
+
+    def resize(self, width: int, height: int) -> None:
+        """Lays the page out for a viewport this size, as a screen that size would (a phone's
+        below 600 pixels wide)."""
+        metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+        self.wait_for(lambda: self.driver.execute_script("return window.innerWidth") == width)
 
     def error(self) -> str:
         return self.text("error")

@@ -10,6 +10,7 @@ import csv
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from services.cli.client import VrsClient
 from services.cli.index import index_catalog
@@ -38,11 +39,25 @@ def write_catalog(rows: Sequence[Row], path: Path) -> Path:
     return path
 
 
+class WebServer(NamedTuple):
+    """A running `vrs serve`: its gateway's base URL and its gRPC address."""
+
+    url: str
+    grpc_address: str
+
+
 @contextmanager
 def web_vrs(workdir: Path, photos_root: Path, rows: Sequence[Row]) -> Iterator[str]:
     """The gateway's base URL (http://127.0.0.1:PORT) of an all-in-one `vrs serve` running
     efficientnet_lite0 with its real weights, `rows` indexed and their photos served from
     photos_root."""
+    with web_server(workdir, photos_root, rows) as server:
+        yield server.url
+
+
+@contextmanager
+def web_server(workdir: Path, photos_root: Path, rows: Sequence[Row]) -> Iterator[WebServer]:
+    """web_vrs's server, with its gRPC address too (for calls the page does not make)."""
     web_port = free_port()
     env = serve_env(
         workdir,
@@ -60,7 +75,7 @@ def web_vrs(workdir: Path, photos_root: Path, rows: Sequence[Row]) -> Iterator[s
             client.close()
         url = f"http://127.0.0.1:{web_port}"
         _wait_ready(url, workdir / "serve.log")
-        yield url
+        yield WebServer(url, address)
 
 
 def _wait_ready(url: str, log: Path) -> None:

@@ -1,5 +1,7 @@
 // The vrs page: a photo (file, drop, paste or URL) or a product in, similar products out.
 // The shopper may draw a box on the photo (mouse, touch or keyboard) to search on that part.
+// Products a little over the budget come apart, under the results; every card offers similar
+// products that are cheaper; a calibrated catalog labels each match (close, similar, weak).
 // Plain script, no build step: it talks to the gateway's JSON API next to it.
 "use strict";
 
@@ -16,6 +18,9 @@
   const DEFAULT_BOX = { x: 0.25, y: 0.25, width: 0.5, height: 0.5 };
   // One card per variant group (a style): its other colours within the filters come with it.
   const COLLAPSE = "group";
+  // How close a match is, by the catalog's calibration (no label without one): said in words,
+  // colour only helps.
+  const MATCH_LABELS = { close: "Close match", similar: "Similar", weak: "Weak match" };
 
   const $ = (id) => document.getElementById(id);
   const els = {
@@ -28,6 +33,8 @@
     filters: $("filters"),
     maxPrice: $("max-price"),
     maxPriceValue: $("max-price-value"),
+    currencyField: $("currency-field"),
+    currency: $("currency"),
     k: $("k"),
     category: $("category"),
     brand: $("brand"),
@@ -47,14 +54,18 @@
     regionSelect: $("region-select"),
     regionClear: $("region-clear"),
     regionPosition: $("region-position"),
+    notice: $("notice"),
     grid: $("grid"),
+    overBudget: $("over-budget"),
+    overGrid: $("over-grid"),
     catalogInfo: $("catalog-info"),
     template: $("card-template"),
   };
 
   // The query the results answer: {kind: "file", file, region} | {kind: "uri", uri, region} |
-  // {kind: "product", id}; region: the shopper's box ({x, y, width, height}, fractions of the
-  // photo) or null (the server finds the main item).
+  // {kind: "product", id, cheaper, currency}; region: the shopper's box ({x, y, width, height},
+  // fractions of the photo) or null (the server finds the main item); cheaper: only products
+  // priced below that one (in its currency, when known).
   let current = null;
   // The region the last answer used ({x, y, width, height, source}), null before one.
   let used = null;
@@ -129,11 +140,32 @@
   function filters() {
     const result = { k: clampInt(els.k.value, 1, 100, 12), collapse: COLLAPSE };
     const price = Number(els.maxPrice.value);
-    if (price < Number(els.maxPrice.max)) result.max_price = price;
+    if (price < Number(els.maxPrice.max)) {
+      result.max_price = price;
+      // A catalog priced in several currencies: the budget says which one it is in.
+      const currency = budgetCurrency();
+      if (currency) result.currency = currency;
+    }
     if (els.category.value) result.categories = [els.category.value];
     if (els.brand.value) result.brands = [els.brand.value];
     if (els.inStock.checked) result.in_stock = true;
     return result;
+  }
+
+  function budgetCurrency() {
+    return els.currencyField.hidden ? "" : els.currency.value;
+  }
+
+  // The filters of a query: "similar, cheaper" compares prices in the product's currency, so a
+  // budget in another one is left out (the product, within it, already bounds the prices).
+  function filtersFor(query) {
+    const f = filters();
+    const other = f.currency && query.currency && f.currency !== query.currency;
+    if (query.kind === "product" && query.cheaper && other) {
+      delete f.max_price;
+      delete f.currency;
+    }
+    return f;
   }
 
   function clampInt(text, low, high, fallback) {
@@ -147,6 +179,7 @@
   function filterFields(f) {
     const fields = [["k", String(f.k)], ["collapse", f.collapse]];
     if (f.max_price !== undefined) fields.push(["max_price", String(f.max_price)]);
+    if (f.currency) fields.push(["currency", f.currency]);
     for (const c of f.categories || []) fields.push(["category", c]);
     for (const b of f.brands || []) fields.push(["brand", b]);
     if (f.in_stock) fields.push(["in_stock", "true"]);
@@ -167,15 +200,19 @@
 
   function showBudget() {
     const price = Number(els.maxPrice.value);
-    els.maxPriceValue.textContent =
-      price < Number(els.maxPrice.max) ? "up to " + price.toFixed(2) : "any price";
+    const currency = budgetCurrency();
+    els.maxPriceValue.textContent = price < Number(els.maxPrice.max)
+      ? "up to " + price.toFixed(2) + (currency ? " " + currency : "")
+      : "any price";
   }
 
   // ---------- searching ----------
 
   function request(query, f, signal) {
     if (query.kind === "product") {
-      const path = "v1/products/" + encodeURIComponent(query.id) + "/similar?" + asQueryString(f);
+      const cheaper = query.cheaper ? "&cheaper=true" : "";
+      const path = "v1/products/" + encodeURIComponent(query.id) + "/similar?" +
+        asQueryString(f) + cheaper;
       return api(path, { signal });
     }
     if (query.kind === "file") {
@@ -199,7 +236,7 @@
     const controller = new AbortController();
     inFlight = controller;
     const mine = ++generation;
-    const f = filters();
+    const f = filtersFor(query);
     clearError();
     showQuery(query);
     showUsed(null);
@@ -217,6 +254,9 @@
       els.query.hidden = true;
       endDraft();
       els.grid.replaceChildren();
+      els.overGrid.replaceChildren();
+      els.overBudget.hidden = true;
+      els.notice.hidden = true;
       els.status.textContent = "No results.";
       els.results.dataset.maxPrice = "";
     } finally {
@@ -249,31 +289,36 @@
       els.queryImage.alt = "Your photo";
       els.queryCaption.textContent = "Your photo" + (query.file.name ? ": " + query.file.name : "");
       els.query.dataset.productId = "";
+      els.query.dataset.cheaper = "";
     } else if (query.kind === "uri") {
       els.queryImage.src = query.uri;
       els.queryImage.alt = "The photo at " + query.uri;
       els.queryCaption.textContent = query.uri;
       els.query.dataset.productId = "";
+      els.query.dataset.cheaper = "";
     } else {
       setImage(els.queryImage, "v1/products/" + encodeURIComponent(query.id) + "/image");
       els.queryImage.alt = "Product " + query.id;
-      els.queryCaption.textContent = "More like " + query.id;
+      els.queryCaption.textContent = (query.cheaper ? "Cheaper than " : "More like ") + query.id;
       els.query.dataset.productId = query.id;
-      describeProduct(query.id);
+      els.query.dataset.cheaper = query.cheaper ? "true" : "";
+      describeProduct(query);
     }
   }
 
   function samePhoto(a, b) {
     if (a === b) return true;
     return typeof a === "object" && typeof b === "object" && a.kind === "product" &&
-      b.kind === "product" && a.id === b.id;
+      b.kind === "product" && a.id === b.id && Boolean(a.cheaper) === Boolean(b.cheaper);
   }
 
-  async function describeProduct(id) {
+  async function describeProduct(query) {
     try {
-      const product = await (await api("v1/products/" + encodeURIComponent(id))).json();
-      if (current && current.kind === "product" && current.id === id) {
-        els.queryCaption.textContent = "More like " + product.title + " (" + money(product) + ")";
+      const product = await (await api("v1/products/" + encodeURIComponent(query.id))).json();
+      if (current === query || (current && samePhoto(current, query))) {
+        els.queryCaption.textContent = query.cheaper
+          ? "Like " + product.title + ", cheaper than " + money(product)
+          : "More like " + product.title + " (" + money(product) + ")";
         els.queryImage.alt = product.title;
       }
     } catch (_) {
@@ -283,23 +328,61 @@
 
   function render(answer, f) {
     const matches = answer.matches || [];
-    const cards = matches.map(card);
-    els.grid.replaceChildren(...cards);
+    // Never mixed with the matches: a section of their own, under them.
+    const over = answer.over_budget || [];
+    els.grid.replaceChildren(...matches.map((match) => card(match, null)));
+    els.overGrid.replaceChildren(...over.map((match) => card(match, f)));
+    els.overBudget.hidden = over.length === 0;
     els.results.dataset.maxPrice = f.max_price === undefined ? "" : String(f.max_price);
-    const within = f.max_price === undefined ? "" : " within " + f.max_price.toFixed(2);
+    const within = f.max_price === undefined
+      ? ""
+      : " within " + f.max_price.toFixed(2) + (f.currency ? " " + f.currency : "");
     showUsed(answer.region || null);
+    showNotice(matches, over, f);
     const where = used && REGION_SAYS[used.source] ? " " + REGION_SAYS[used.source] : "";
+    const beyond = over.length ? " " + over.length + " a little over your budget, below." : "";
     els.status.textContent = (matches.length
       ? matches.length + " similar product" + (matches.length === 1 ? "" : "s") + within + "."
-      : "No products match these filters; try a larger budget or fewer filters.") + where;
+      : "No products match these filters; try a larger budget or fewer filters.") + beyond +
+      where;
+  }
+
+  // Said plainly when the best match within the budget is weak (or there is none): nothing
+  // close, and the closest product a little over the budget, if any.
+  function showNotice(matches, over, f) {
+    const budget = f.max_price !== undefined;
+    const best = matches[0];
+    const weak = best ? best.match === "weak" : budget;
+    els.notice.hidden = !weak;
+    if (!weak) {
+      els.notice.replaceChildren();
+      return;
+    }
+    const parts = [budget ? "Nothing close within your budget." : "Nothing close found."];
+    const closest = over.reduce((a, b) => (b.distance < a.distance ? b : a), over[0]);
+    if (closest) {
+      const link = document.createElement("a");
+      link.href = "#over-budget";
+      link.textContent = closest.product_id;
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        els.overBudget.scrollIntoView();
+        els.overBudget.focus();
+      });
+      parts.push(" Closest a little over: ", link, " at " + money(closest) + ".");
+    }
+    els.notice.replaceChildren(...parts);
   }
 
   // A result card: the match (its photo that matched) and, with variants, a thumbnail of each
   // other colour within the filters; choosing one shows it in the card, the one it replaces
-  // taking its place among the thumbnails.
-  function card(match) {
+  // taking its place among the thumbnails. `budget`: the filters of a product a little over
+  // them (how much over is shown), null for a match.
+  function card(match, budget) {
     const node = els.template.content.firstElementChild.cloneNode(true);
     node.dataset.groupId = match.group_id || "";
+    showBadge(node.querySelector(".badge"), match.match);
+    if (budget) showOverBy(node, match, budget);
     const distance = "distance " + match.distance.toFixed(3);
     const view = {
       node,
@@ -312,6 +395,7 @@
       stock: node.querySelector(".stock"),
       distance: node.querySelector(".distance"),
       more: node.querySelector(".more"),
+      cheaper: node.querySelector(".cheaper"),
       announce: node.querySelector(".variant-shown"),
       matchId: match.product_id,
       shown: null,
@@ -323,8 +407,35 @@
       search({ kind: "product", id: view.shown.product_id });
       els.results.focus();
     });
+    view.cheaper.addEventListener("click", (event) => {
+      event.preventDefault();
+      history.replaceState(null, "", view.cheaper.href);
+      const shown = view.shown;
+      search({ kind: "product", id: shown.product_id, cheaper: true, currency: shown.currency });
+      els.results.focus();
+    });
     showVariants(view, match.variants || [], distance);
     return node;
+  }
+
+  function showBadge(node, label) {
+    const text = MATCH_LABELS[label];
+    node.hidden = !text;
+    if (!text) return;
+    node.textContent = text;
+    node.dataset.match = label;
+    node.classList.add(label);
+  }
+
+  // How far over the budget, in the budget's currency (the catalog's only one, else the one
+  // chosen).
+  function showOverBy(node, match, budget) {
+    const line = node.querySelector(".over-by");
+    const amount = money({ price: match.over_by, currency: budget.currency || match.currency });
+    line.textContent = "+" + amount + " over your budget";
+    line.dataset.overBy = String(match.over_by);
+    line.hidden = false;
+    node.classList.add("over");
   }
 
   // What a card shows of a product: the match itself or one of its variants; `about` its
@@ -364,7 +475,12 @@
     view.distance.textContent = shown.product_id === view.matchId
       ? distance
       : "another colour of the match (" + distance + ")";
-    view.more.href = "#similar=" + encodeURIComponent(shown.product_id);
+    // This page in another state (opened in a new tab it searches the same), not a place on
+    // it: "./#", not "#".
+    view.more.href = "./#similar=" + encodeURIComponent(shown.product_id);
+    view.cheaper.href = "./#cheaper=" + encodeURIComponent(shown.product_id);
+    // Nothing is cheaper than a product without a price.
+    view.cheaper.hidden = shown.price === null || shown.price === undefined;
     if (!shown.about) describeMember(view, shown);
   }
 
@@ -375,7 +491,8 @@
     const name = known ? known.title : shown.product_id;
     view.title.textContent = name;
     view.image.alt = name;
-    view.more.setAttribute("aria-label", "More like " + name);
+    view.more.setAttribute("aria-label", "More like this: " + name);
+    view.cheaper.setAttribute("aria-label", "Similar, cheaper: " + name);
     if (!known) return;
     view.brand.textContent = known.brand;
     view.category.textContent = known.category;
@@ -801,6 +918,7 @@
       const catalog = await (await api("v1/catalog")).json();
       fillSelect(els.category, catalog.categories || []);
       fillSelect(els.brand, catalog.brands || []);
+      showCurrencies(catalog.currencies || []);
       const top = Math.ceil(Number(catalog.max_price));
       setBudgetRange(Number.isFinite(top) && top > 0 ? top : DEFAULT_MAX_PRICE);
       els.catalogInfo.textContent =
@@ -815,6 +933,15 @@
     const wasAny = Number(els.maxPrice.value) >= Number(els.maxPrice.max);
     els.maxPrice.max = String(top);
     if (wasAny) els.maxPrice.value = String(top);
+    showBudget();
+  }
+
+  // Only a catalog priced in several currencies asks which one the budget is in.
+  function showCurrencies(currencies) {
+    const chosen = els.currency.value;
+    els.currency.replaceChildren(...currencies.map((value) => new Option(value, value)));
+    if (currencies.includes(chosen)) els.currency.value = chosen;
+    els.currencyField.hidden = currencies.length < 2;
     showBudget();
   }
 
@@ -875,6 +1002,7 @@
 
   els.filters.addEventListener("submit", (event) => event.preventDefault());
   els.maxPrice.addEventListener("input", showBudget);
+  els.currency.addEventListener("change", showBudget);
   els.filters.addEventListener("change", searchSoon);
 
   els.tokenForm.addEventListener("submit", (event) => {
@@ -889,8 +1017,11 @@
   });
 
   function fromLocation() {
-    const match = /^#similar=(.+)$/.exec(location.hash);
-    if (match) search({ kind: "product", id: decodeURIComponent(match[1]) });
+    const match = /^#(similar|cheaper)=(.+)$/.exec(location.hash);
+    if (match) {
+      const cheaper = match[1] === "cheaper";
+      search({ kind: "product", id: decodeURIComponent(match[2]), cheaper });
+    }
   }
 
   if (token()) els.tokenForm.hidden = false;
