@@ -74,6 +74,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.decode_memory
 	$(BIN)/python -m benchmarks.feature_quality
 	$(BIN)/python -m benchmarks.query_cost
+	$(BIN)/python -m benchmarks.index_photos
 	$(BIN)/python -m benchmarks.region_quality
 
 # The GPU path (fp16, CUDA graphs, nvJPEG decoding): model-only and end-to-end img/s at batch

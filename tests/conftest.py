@@ -84,6 +84,7 @@ IMPORT_MARKS: dict[str, tuple[str, ...]] = {
     "services.embedder.models.weights:load_model": CNN,
     "services.embedder.models.backbones:BACKBONES": CNN,
     "torch:nn": CNN,
+    "tests.support.tiny_model": CNN,
     # browsers and deploy tooling
     "selenium": BROWSER,
     "tests.support.browser": BROWSER,

@@ -45,7 +45,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     address = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    # The first start of a model on a CPU without bf16 judges its int8 (a minute or two).
+    deadline = time.monotonic() + 280
     with grpc.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         while True:

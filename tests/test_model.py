@@ -77,6 +77,9 @@ def test_explicit_file_and_hub_cache_load_real_tensors(
     """A checkpoint in either place is loaded tensor for tensor (here: the seeded network's)."""
     torch.manual_seed(0)
     state = BACKBONES["inception_v3"].build().state_dict()
+    # A real checkpoint holds the ImageNet classifier too (the item finder reads it).
+    state["fc.weight"] = torch.randn(1000, 2048) * 0.01
+    state["fc.bias"] = torch.zeros(1000)
     explicit = tmp_path / "weights.pth"
     torch.save(state, explicit)
     cache = empty_torch_home / "hub" / "checkpoints" / "inception_v3_google-0cc3c7bd.pth"
@@ -84,8 +87,12 @@ def test_explicit_file_and_hub_cache_load_real_tensors(
     torch.save(state, cache)
     expected = inception_engine.embed(pixels("inception_v3", 2))
     for settings, source in [
-        (ModelSettings(weights_path=explicit, allow_download=False), "VRS_MODEL_WEIGHTS_PATH"),
-        (ModelSettings(allow_download=False), "torch hub cache"),
+        # fp32: this is about loading; int8 would be judged first (minutes for Inception v3).
+        (
+            ModelSettings(weights_path=explicit, allow_download=False, cpu_precision="fp32"),
+            "VRS_MODEL_WEIGHTS_PATH",
+        ),
+        (ModelSettings(allow_download=False, cpu_precision="fp32"), "torch hub cache"),
     ]:
         loaded = load_model(BACKBONES["inception_v3"], settings)
         assert loaded.source == source

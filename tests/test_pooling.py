@@ -15,6 +15,7 @@ from torch import nn
 
 from services.embedder.decoding.cpu_decode import CropSpec, prepare, to_pixels, with_crop_fraction
 from services.embedder.models.backbones import BACKBONES
+from services.embedder.models.descriptors import describe
 from services.embedder.models.features import Features, parse_features
 from services.embedder.models.pooling import (
     avg_pool,
@@ -26,7 +27,7 @@ from services.embedder.models.pooling import (
     rmac_regions,
 )
 from services.embedder.models.weights import load_model
-from services.embedder.runtimes.engine import InferenceEngine, describe
+from services.embedder.runtimes.engine import InferenceEngine
 from tests.support.catalog import read_catalog
 from vrs.errors import ConfigurationError
 from vrs.evaluation.queryset import distort

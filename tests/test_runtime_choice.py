@@ -22,6 +22,7 @@ from services.embedder.runtimes.openvino_runner import (
     openvino_core,
 )
 from services.embedder.runtimes.runner import FeatureRunner, TorchRunner
+from tests.support.tiny_model import TinyBackbone
 from vrs.observability.metrics.embedder import EmbedderMetrics
 from vrs.settings import ModelSettings
 
@@ -29,20 +30,7 @@ CPU = torch.device("cpu")
 SIDE = 32
 
 
-class _TinyBackbone(nn.Module):
-    """Two convolutions: a feature map OpenVINO converts in well under a second."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.body(x)
-        return out
-
-
-class _RefusesToTrace(_TinyBackbone):
+class _RefusesToTrace(TinyBackbone):
     """Fails on the all-zero example input the converter traces with, works on real images."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -61,7 +49,7 @@ def sample(n: int = 2, seed: int = 0) -> torch.Tensor:
 
 
 def test_auto_runs_openvino_in_bf16_exactly_where_the_cpu_computes_bf16(tmp_path: Path) -> None:
-    runner = runner_for(_TinyBackbone(), tmp_path)
+    runner = runner_for(TinyBackbone(), tmp_path)
     expected = "bf16" if cpu_runs_bf16(openvino_core(None)) else "f32"
     assert isinstance(runner, OpenVinoRunner)
     assert runner.name == f"openvino CPU {expected}"
@@ -79,14 +67,14 @@ def test_auto_runs_openvino_in_bf16_exactly_where_the_cpu_computes_bf16(tmp_path
 def test_runtime_and_precision_settings_choose_the_runner(
     tmp_path: Path, runtime: str, precision: str, name: str
 ) -> None:
-    runner = runner_for(_TinyBackbone(), tmp_path, runtime=runtime, cpu_precision=precision)
+    runner = runner_for(TinyBackbone(), tmp_path, runtime=runtime, cpu_precision=precision)
     assert runner.name == name
 
 
 def test_openvino_fp32_computes_what_torch_computes(tmp_path: Path) -> None:
-    module = _TinyBackbone()
+    module = TinyBackbone()
     openvino = runner_for(module, tmp_path, runtime="openvino", cpu_precision="fp32")
-    torch_runner = TorchRunner(_TinyBackbone(), CPU, None)
+    torch_runner = TorchRunner(TinyBackbone(), CPU, None)
     x = sample()
     assert isinstance(openvino, OpenVinoRunner)
     np.testing.assert_allclose(openvino(x).numpy(), torch_runner(x).numpy(), atol=1e-4)
@@ -103,7 +91,7 @@ def test_a_module_openvino_cannot_convert_falls_back_to_torch_eager(
 
 
 def test_the_converted_model_is_kept_on_disk_and_read_back(tmp_path: Path) -> None:
-    first = runner_for(_TinyBackbone(), tmp_path, runtime="openvino", cpu_precision="fp32")
+    first = runner_for(TinyBackbone(), tmp_path, runtime="openvino", cpu_precision="fp32")
     saved = cache_file_for(tmp_path / "ov", "tiny@test", (SIDE, SIDE))
     assert saved.is_file() and saved.with_suffix(".bin").is_file()
     # A module with other weights proves the second runner read the file, not the module.
@@ -122,10 +110,10 @@ def test_an_unreadable_cached_model_is_converted_again(
     saved.parent.mkdir(parents=True)
     saved.write_text("<not an openvino model")
     with caplog.at_level(logging.WARNING):
-        runner = runner_for(_TinyBackbone(), tmp_path, runtime="openvino", cpu_precision="fp32")
+        runner = runner_for(TinyBackbone(), tmp_path, runtime="openvino", cpu_precision="fp32")
     assert isinstance(runner, OpenVinoRunner)
     assert any("converting again" in r.message for r in caplog.records)
-    expected = TorchRunner(_TinyBackbone(), CPU, None)(sample())
+    expected = TorchRunner(TinyBackbone(), CPU, None)(sample())
     np.testing.assert_allclose(runner(sample()).numpy(), expected.numpy(), atol=1e-4)
 
 
@@ -133,7 +121,7 @@ def test_an_unwritable_cache_directory_still_serves(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("a file where the cache directory should be")
     runner = runner_for(
-        _TinyBackbone(), tmp_path, runtime="openvino", openvino_cache_dir=blocker / "ov"
+        TinyBackbone(), tmp_path, runtime="openvino", openvino_cache_dir=blocker / "ov"
     )
     assert isinstance(runner, OpenVinoRunner)
     assert runner(sample()).shape == (2, 16, SIDE - 2, SIDE - 2)
@@ -142,7 +130,7 @@ def test_an_unwritable_cache_directory_still_serves(tmp_path: Path) -> None:
 def test_parallel_callers_of_one_openvino_runner_get_their_own_feature_maps(
     tmp_path: Path,
 ) -> None:
-    runner = runner_for(_TinyBackbone(), tmp_path, runtime="openvino", openvino_streams=2)
+    runner = runner_for(TinyBackbone(), tmp_path, runtime="openvino", openvino_streams=2)
     assert isinstance(runner, OpenVinoRunner) and runner.parallelism >= 2
     inputs = [sample(3, seed) for seed in range(8)]
     expected = [runner(x).numpy() for x in inputs]

@@ -163,10 +163,16 @@ class ModelSettings(BaseSettings):
         "start-up, falls back to torch when conversion fails) or torch eager; auto: openvino "
         "when installed. CUDA always runs torch.",
     )
-    cpu_precision: Literal["auto", "bf16", "fp32"] = Field(
+    cpu_precision: Literal["auto", "bf16", "fp32", "int8"] = Field(
         "auto",
         description="CPU compute precision; auto: bf16 with openvino where the CPU runs bf16 "
-        "natively (AVX512-BF16 or AMX), else fp32 (torch eager stays fp32 unless bf16 is set).",
+        "natively (AVX512-BF16 or AMX), else int8 if it passes the accuracy gate, else fp32 "
+        "(torch eager stays fp32 unless bf16 is set); int8: int8 where it passes the gate.",
+    )
+    int8_photos: Path | None = Field(
+        None,
+        description="A folder of product photos (the catalog served) that int8 is calibrated "
+        "and judged on (its first 200); unset: a sample catalog drawn on the fly.",
     )
     openvino_streams: int = Field(
         0, ge=0, description="OpenVINO CPU streams (parallel passes); 0: its throughput hint's."

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from services.embedder.models.features import Features
+from services.embedder.runtimes.int8 import Int8Inputs
 from services.embedder.runtimes.runner import FeatureRunner, TorchRunner
 from vrs.errors import ConfigurationError
 from vrs.settings import ModelSettings
@@ -49,8 +50,10 @@ def build_runner(
     features: Features,
     settings: ModelSettings,
     device: torch.device,
+    int8: Int8Inputs | None = None,
 ) -> FeatureRunner:
-    """The runner for `device` and the settings; OpenVINO failures fall back to torch eager."""
+    """The runner for `device` and the settings; OpenVINO failures fall back to torch eager.
+    `int8`: what quantising needs (None: int8 is never tried)."""
     if device.type == "cuda":
         from services.embedder.runtimes.cuda_runner import CudaGraphRunner
 
@@ -58,7 +61,7 @@ def build_runner(
             module, device, max_batch_for(device, settings), torch.float16, settings.cuda_graphs
         )
     if settings.runtime != "torch":
-        runner = _openvino_runner(module, model_id, input_side, features, settings)
+        runner = _openvino_runner(module, model_id, input_side, features, settings, int8)
         if runner is not None:
             return runner
     autocast = torch.bfloat16 if settings.cpu_precision == "bf16" else None
@@ -71,12 +74,14 @@ def _openvino_runner(
     input_side: int,
     features: Features,
     settings: ModelSettings,
+    int8: Int8Inputs | None,
 ) -> FeatureRunner | None:
     cache_dir = settings.openvino_cache_dir.expanduser()
     try:
         from services.embedder.runtimes.openvino_runner import (
             OpenVinoRunner,
             cache_file_for,
+            converted,
             cpu_runs_bf16,
             openvino_core,
         )
@@ -91,19 +96,21 @@ def _openvino_runner(
         return None
     precision = settings.cpu_precision
     if precision == "auto":
-        precision = "bf16" if cpu_runs_bf16(core) else "fp32"
+        # int8 where bf16 is not native: served only if it passes the accuracy gate.
+        precision = "bf16" if cpu_runs_bf16(core) else "int8"
     # A model the converter cannot trace, or a CPU plugin that refuses it, must not stop the
     # service: torch eager runs every module vrs defines.
     try:
         # Multi-scale variants feed the model several input sizes: keep its spatial size free.
         input_hw = (input_side, input_side) if features.scales == (1.0,) else None
+        cache_file = cache_file_for(cache_dir, model_id, input_hw)
+        model = converted(module, input_hw, core, cache_file)
+        if precision == "int8" and int8 is not None and input_hw is not None:
+            from services.embedder.runtimes.int8 import int8_or_fp32
+
+            return int8_or_fp32(model, core, settings.openvino_streams, int8, cache_file)
         return OpenVinoRunner(
-            module,
-            input_hw,
-            "bf16" if precision == "bf16" else "f32",
-            core,
-            settings.openvino_streams,
-            cache_file_for(cache_dir, model_id, input_hw),
+            model, "bf16" if precision == "bf16" else "f32", core, settings.openvino_streams
         )
     except Exception:
         log.exception("openvino conversion failed; the model runs on torch eager instead")

@@ -5,20 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from services.embedder.decoding.cpu_decode import CropSpec, Pixels, with_crop_fraction
 from services.embedder.models.backbones import Backbone
-from services.embedder.models.features import Features
+from services.embedder.models.descriptors import describe
 from services.embedder.models.localizer import Localizer, Located
-from services.embedder.models.pooling import l2_normalize, pool
 from services.embedder.models.weights import LoadedModel
 from services.embedder.runtimes.choice import build_runner, max_batch_for, pick_device
 from services.embedder.runtimes.cuda_runner import CudaGraphRunner
+from services.embedder.runtimes.int8 import Int8Inputs
 from services.embedder.runtimes.runner import FeatureRunner
 from vrs.settings import ModelSettings
 
@@ -40,8 +38,22 @@ class InferenceEngine:
         self.device = pick_device(settings)
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
+        # Random weights cannot be judged by retrieval (nothing is similar): int8 not tried.
+        int8 = (
+            None
+            if loaded.source == "random"
+            else Int8Inputs(
+                self.crop, backbone.mean, backbone.std, loaded.features, settings.int8_photos
+            )
+        )
         self.runner: FeatureRunner = build_runner(
-            loaded.module, self.model_id, self.crop.crop, loaded.features, settings, self.device
+            loaded.module,
+            self.model_id,
+            self.crop.crop,
+            loaded.features,
+            settings,
+            self.device,
+            int8,
         )
         # Finds the main item of a query photo (None: auto regions off).
         self.localizer = (
@@ -146,25 +158,3 @@ class InferenceEngine:
         host = torch.empty((len(batch), *first.shape), dtype=torch.uint8, pin_memory=True)
         np.stack(batch, out=host.numpy())
         return host.to(self.device, non_blocking=True)
-
-
-def describe(
-    runner: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, features: Features
-) -> torch.Tensor:
-    """Normalised input (N x 3 x H x W) to N descriptors: the feature map of each scale (and
-    its mirror image) pooled in fp32, averaged, then normalised as the variant says."""
-    total = torch.zeros((), device=x.device)
-    for scale in features.scales:
-        scaled = x if scale == 1.0 else _rescale(x, scale)
-        views = (scaled, scaled.flip(3)) if features.flip else (scaled,)
-        for view in views:
-            fmap = runner(view).to(x.device)
-            pooled = pool(fmap.float(), features)
-            total = total + pooled
-    descriptors = total / features.passes
-    return l2_normalize(descriptors) if features.l2 else descriptors
-
-
-def _rescale(x: torch.Tensor, scale: float) -> torch.Tensor:
-    size = (max(32, round(x.shape[-2] * scale)), max(32, round(x.shape[-1] * scale)))
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
