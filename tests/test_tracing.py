@@ -76,7 +76,8 @@ async def test_one_trace_spans_search_and_embedder(
     finished = spans.get_finished_spans()
     search = server_span(finished, "/vrs.v1.SearchService/SearchByImage")
     embed = only_span(finished, "search.embed")
-    embedder = server_span(finished, "/vrs.v1.EmbedderService/Embed")
+    # A search embeds its query photo through EmbedQuery (the region found or given).
+    embedder = server_span(finished, "/vrs.v1.EmbedderService/EmbedQuery")
     assert search.context is not None and embedder.context is not None
     assert embedder.context.trace_id == search.context.trace_id
     assert is_descendant(finished, embedder, embed)
