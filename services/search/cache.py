@@ -55,6 +55,9 @@ class SearchCache:
         self._prefix = key_prefix
         self._codec: ResultCodec = codec or JsonResultCodec()
         self._header = self._codec.tag + _FRAME
+        # The codec's tag is part of every result key: processes encoding otherwise (another
+        # version, rolling out) never read each other's values.
+        self._result_prefix = f"{key_prefix}:result:{self._codec.tag.decode()}:"
         self.generation = generation
         # Counted in the search's metrics only: `GetStats` reads them back from there.
         self._metrics = metrics or SearchMetrics()
@@ -165,11 +168,9 @@ class SearchCache:
         return EncodedResult(payload, self._codec)
 
     def _result_key_parts(self, model_id: str, query: str) -> tuple[str, str]:
-        """The result key around its generation. The codec's tag is part of it: processes
-        encoding otherwise (another version, rolling out) never read each other's values."""
+        """The result key around its generation."""
         digest = hashlib.sha256(query.encode()).hexdigest()[:32]
-        tag = self._codec.tag.decode()
-        return f"{self._prefix}:result:{tag}:{model_id}:g", f":{digest}"
+        return f"{self._result_prefix}{model_id}:g", f":{digest}"
 
     def _embedding_key(self, model_id: str, image_sha256: str, region: Region | None) -> str:
         where = "auto" if region is None else region.key()

@@ -118,18 +118,15 @@ class Searcher:
 
     async def _by_product(self, query: ProductQuery) -> Answer:
         product_id = normalize_product_id(query.product_id)
-        options = self._checked(query.options)
-        options = replace(
-            options, filter=replace(options.filter, exclude_product_ids=(product_id,))
-        )
+        # Never the product itself.
+        options = self._checked(query.options, exclude_product_ids=(product_id,))
         store, model_id = await self._store_for(query.model_id)
-        request = replace(
-            self._request(product_id, options), include_variants=query.include_variants
-        )
 
         async def compute() -> SearchResult:
             # The product's photos, the size of the filtered set and the search: one hop (a
-            # second for its price when cheaper, a third for a budget's currencies).
+            # second for its price when cheaper, a third for a budget's currencies). The
+            # request is made here, on a miss: a hit needs only the options' cache key.
+            request = self._request(product_id, options, query.include_variants)
             try:
                 asked = options
                 if query.cheaper:
@@ -185,7 +182,9 @@ class Searcher:
             ),
         )
 
-    def _request(self, near: Vector | str, options: SearchOptions) -> SearchRequest:
+    def _request(
+        self, near: Vector | str, options: SearchOptions, include_variants: bool = False
+    ) -> SearchRequest:
         return SearchRequest(
             near,
             options.k if options.k is not None else self._settings.default_k,
@@ -194,6 +193,7 @@ class Searcher:
             options.exact,
             self._settings.hnsw_ef,
             options.collapse,
+            include_variants,
         )
 
     async def _search(self, store: AsyncStore, request: SearchRequest) -> list[Hit]:
@@ -255,15 +255,23 @@ class Searcher:
             raise query
         return await self.answer(query)
 
-    def _checked(self, options: SearchOptions) -> SearchOptions:
-        """`options` validated, with k and the filter in their one form."""
+    def _checked(
+        self, options: SearchOptions, exclude_product_ids: tuple[str, ...] = ()
+    ) -> SearchOptions:
+        """`options` validated, with k and the filter in their one form (and, when given,
+        these products left out)."""
         k = self._settings.default_k if options.k is None else options.k
         if not 1 <= k <= self._settings.max_k:
             raise InvalidInput(f"k must be between 1 and {self._settings.max_k}, got {k}")
         distance = options.max_distance
         if distance is not None and (not math.isfinite(distance) or distance < 0):
             raise InvalidInput(f"max_distance must be a finite number >= 0, got {distance}")
-        return replace(options, k=k, filter=options.filter.validated())
+        flt = options.filter.validated()
+        if exclude_product_ids:
+            flt = flt.excluding(exclude_product_ids)
+        if k == options.k and flt is options.filter:
+            return options
+        return replace(options, k=k, filter=flt)
 
     async def _cached(
         self,

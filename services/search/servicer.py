@@ -17,7 +17,7 @@ from vrs.rpc.convert import image_from_proto, region_from_proto
 from vrs.rpc.handler_types import Context
 from vrs.rpc.status import item_error
 from vrs.store.async_store import AsyncStore
-from vrs.store.filters import ProductFilter
+from vrs.store.filters import NO_FILTER, ProductFilter
 from vrs.store.query import Collapse
 from vrs.v1 import search_pb2, search_pb2_grpc
 
@@ -100,16 +100,22 @@ def _options(
         exact=exact,
         collapse=_COLLAPSES[collapse],
         k=k,
-        filter=ProductFilter(
-            min_price=flt.min_price if flt.HasField("min_price") else None,
-            max_price=flt.max_price if flt.HasField("max_price") else None,
-            categories=tuple(flt.categories),
-            brands=tuple(flt.brands),
-            in_stock_only=flt.in_stock_only,
-            currency=flt.currency,
-        ),
+        filter=_filter(flt),
         max_distance=max_distance,
         over_budget=over_budget,
+    )
+
+
+def _filter(flt: search_pb2.SearchFilter) -> ProductFilter:
+    if not flt.ByteSize():
+        return NO_FILTER  # nothing set, as in most queries
+    return ProductFilter(
+        min_price=flt.min_price if flt.HasField("min_price") else None,
+        max_price=flt.max_price if flt.HasField("max_price") else None,
+        categories=tuple(flt.categories),
+        brands=tuple(flt.brands),
+        in_stock_only=flt.in_stock_only,
+        currency=flt.currency,
     )
 
 

@@ -30,17 +30,22 @@ class CertificateIdentity:
 
 def bearer_token(metadata: Iterable[Any] | None) -> str | None:
     """The token of the call's `authorization: Bearer <token>` metadata; None without one."""
-    values = [_value(item) for item in metadata or () if _key(item) == AUTHORIZATION]
-    if not values:
+    found: Any = None
+    for item in metadata or ():
+        if _key(item) == AUTHORIZATION:
+            if found is not None:
+                raise MalformedAuthorization("more than one authorization metadata entry")
+            found = item
+    if found is None:
         return None
-    if len(values) > 1:
-        raise MalformedAuthorization("more than one authorization metadata entry")
-    value = values[0]
+    value = _value(found)
     if isinstance(value, bytes):
         raise MalformedAuthorization("the authorization metadata is not 'Bearer <token>'")
     scheme, _, token = value.strip().partition(" ")
     token = token.strip()
-    if scheme.lower() != _SCHEME or not token or any(c.isspace() for c in token):
+    # Stripped and not empty: one word unless it holds whitespace (str.split() splits on
+    # exactly what str.isspace() calls whitespace).
+    if scheme.lower() != _SCHEME or len(token.split()) != 1:
         raise MalformedAuthorization("the authorization metadata is not 'Bearer <token>'")
     if len(token) > _MAX_TOKEN_CHARS:
         raise MalformedAuthorization(f"a bearer token is at most {_MAX_TOKEN_CHARS} characters")
@@ -67,7 +72,8 @@ def _first(values: Iterable[bytes] | None) -> str | None:
 
 def _key(item: Any) -> str:
     key = item[0] if isinstance(item, tuple) else getattr(item, "key", "")
-    return str(key).lower()
+    # HTTP/2 and gRPC send keys in lower case already: lower() only when they are not.
+    return key if type(key) is str and key.islower() else str(key).lower()
 
 
 def _value(item: Any) -> str | bytes:

@@ -40,6 +40,13 @@ class CallerRegistry:
         registry._next_check = time.monotonic() + reload_s
         return registry
 
+    def fresh(self) -> CallerTable | None:
+        """The table when no check of the file is due (most calls), else None: await
+        table() then."""
+        if self._path is None or time.monotonic() < self._next_check:
+            return self._table
+        return None
+
     async def table(self) -> CallerTable:
         if self._path is None or time.monotonic() < self._next_check:
             return self._table

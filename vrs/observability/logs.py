@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -24,14 +25,19 @@ _MASK = "***"
 # Shorter values would mask ordinary words all over the logs; URL userinfo is masked anyway.
 _MIN_SECRET_LEN = 4
 _secrets: set[str] = set()
+# The same, longest first (a secret containing another is masked whole): sorted once, not on
+# every field of every line.
+_secrets_longest_first: tuple[str, ...] = ()
 
 
 def register_secrets(values: Iterable[str | SecretStr | None]) -> None:
     """Values to mask wherever they appear in a log line or an error message."""
+    global _secrets_longest_first
     for value in values:
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
         if text and len(text) >= _MIN_SECRET_LEN:
             _secrets.add(text)
+    _secrets_longest_first = tuple(sorted(_secrets, key=len, reverse=True))
 
 
 def register_settings_secrets(settings: BaseModel) -> None:
@@ -53,21 +59,21 @@ def register_settings_secrets(settings: BaseModel) -> None:
 def redact(text: str) -> str:
     """text without URL userinfo, query values or any registered secret."""
     text = redact_text(text)
-    # Longest first, so a secret containing another is masked whole.
-    for secret in sorted(_secrets, key=len, reverse=True):
-        text = text.replace(secret, _MASK)
+    for secret in _secrets_longest_first:
+        if secret in text:
+            text = text.replace(secret, _MASK)
     return text
 
 
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
+    if value is None or isinstance(value, int | float):  # bool is an int
+        return value
     if isinstance(value, dict):
         return {k: _redact_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_redact_value(v) for v in value]
-    if isinstance(value, int | float | bool) or value is None:
-        return value
     # Exceptions, paths and other objects are logged through str(); redact that.
     return redact(str(value))
 
@@ -81,9 +87,9 @@ class RedactingFilter(logging.Filter):
         except Exception:  # a bad format string must not lose the record
             message = f"{record.msg!r} {record.args!r}"
         record.msg, record.args = redact(message), None
-        for key, value in list(vars(record).items()):
-            if key not in _STANDARD_ATTRS:
-                setattr(record, key, _redact_value(value))
+        fields = vars(record)
+        for key in fields.keys() - _STANDARD_ATTRS:
+            fields[key] = _redact_value(fields[key])
         if record.exc_info:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
@@ -95,8 +101,25 @@ class RedactingFilter(logging.Filter):
 def utc_timestamp(created: float) -> str:
     """ISO 8601 in UTC with milliseconds: 2026-11-26T13:54:39.123Z (sorts, and lines from
     pods in different time zones compare)."""
-    moment = datetime.fromtimestamp(created, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    global _last_second
+    # What datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds") gives,
+    # its date and time formatted once a second, not on every line.
+    fraction, whole = math.modf(created)
+    second = int(whole)
+    micros = round(fraction * 1_000_000)
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    elif micros < 0:
+        second, micros = second - 1, micros + 1_000_000
+    stamped = _last_second  # one read: another thread may replace it meanwhile
+    if stamped[0] != second:
+        moment = datetime.fromtimestamp(second, tz=UTC)
+        stamped = _last_second = (second, moment.strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{stamped[1]}.{micros // 1000:03d}Z"
+
+
+# The last second a line was stamped in, and its text.
+_last_second: tuple[int | None, str] = (None, "")
 
 
 def trace_fields() -> dict[str, str]:
@@ -132,7 +155,11 @@ class JsonFormatter(logging.Formatter):
             entry["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:
             entry["exc"] = record.exc_text
-        return json.dumps(entry, default=str)
+        return _JSON.encode(entry)
+
+
+# json.dumps(entry, default=str), without a new encoder for every line.
+_JSON = json.JSONEncoder(default=str)
 
 
 def configure_logging(settings: LogSettings) -> None:

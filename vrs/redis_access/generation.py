@@ -35,7 +35,7 @@ T = TypeVar("T")
 # ARGV[3], returns {generation, GET(ARGV[2] .. generation .. ARGV[3])}: that key is not in
 # KEYS, which a single Redis (vrs's deployments) allows and Redis Cluster would not. A leading
 # zero counts as garbled, so the string is the one Python's int() -> str() gives back.
-_SCRIPT = """
+SCRIPT = """
 local g = redis.call('GET', KEYS[1])
 if not g or #g > 18 or not string.match(g, '^[1-9]%d*$') then
   local t = redis.call('TIME')
@@ -46,7 +46,7 @@ g = redis.call('GET', KEYS[1])
 if ARGV[2] then return {g, redis.call('GET', ARGV[2] .. g .. ARGV[3])} end
 return g
 """
-_SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
+SCRIPT_SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()
 
 
 class CatalogGeneration:
@@ -168,13 +168,13 @@ class CatalogGeneration:
 
     async def _script(self, client: Redis, flag: str, *lookup: str) -> Any:
         try:
-            return await client.evalsha(_SCRIPT_SHA, 1, self.key, flag, *lookup)
+            return await client.evalsha(SCRIPT_SHA, 1, self.key, flag, *lookup)
         except NoScriptError:
             # A new Redis. EVAL bumps and caches the script in one atomic step, so every
             # reader after it gets the new number, and one racing it finds no script either.
-            raw = await client.eval(_SCRIPT, 1, self.key, "1", *lookup)
+            raw = await client.eval(SCRIPT, 1, self.key, "1", *lookup)
             # Scripts loaded by EVAL may be evicted (Redis 7.4+); loaded ones stay.
-            await client.script_load(_SCRIPT)
+            await client.script_load(SCRIPT)
             return raw
 
 

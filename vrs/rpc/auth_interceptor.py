@@ -7,6 +7,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, NoReturn, cast
 
 import grpc
@@ -51,13 +52,19 @@ class AuthInterceptor(WrapOncePerMethod):
         if self._callers is None:
             return ANONYMOUS
         try:
-            return await _identify(await self._callers.table(), context)
-        except (grpc.aio.AbortError, asyncio.CancelledError):
+            table = self._callers.fresh()
+            if table is None:
+                table = await self._callers.table()
+            found = _identify(table, context)
+        except asyncio.CancelledError:
             raise
         except Exception:
             # Fail closed: a bug in checking credentials must not let the call through.
             log.exception("cannot check the caller's credentials")
             await context.abort(grpc.StatusCode.INTERNAL, "cannot check the caller's credentials")
+        if isinstance(found, _Refusal):
+            await _refuse(context, grpc.StatusCode.UNAUTHENTICATED, found.message)
+        return found
 
     @staticmethod
     async def authorize(
@@ -73,19 +80,24 @@ class AuthInterceptor(WrapOncePerMethod):
             )
 
 
-async def _identify(table: CallerTable, context: Context) -> Caller:
+@dataclass(frozen=True)
+class _Refusal:
+    """Why a call is UNAUTHENTICATED (what is missing, never what was sent)."""
+
+    message: str
+
+
+def _identify(table: CallerTable, context: Context) -> Caller | _Refusal:
+    # Not a coroutine: admitting a call is checks only (a refusal is aborted by the caller).
     try:
         token = bearer_token(context.invocation_metadata())
     except MalformedAuthorization as exc:
-        await _refuse(context, grpc.StatusCode.UNAUTHENTICATED, str(exc))
+        return _Refusal(str(exc))
     if token is not None:
-        caller = table.by_token(token)
-        if caller is None:
-            await _refuse(context, grpc.StatusCode.UNAUTHENTICATED, UNKNOWN_TOKEN)
-        return caller
+        return table.by_token(token) or _Refusal(UNKNOWN_TOKEN)
     identity = certificate_identity(context.auth_context())
     if identity is None:
-        await _refuse(context, grpc.StatusCode.UNAUTHENTICATED, MISSING)
+        return _Refusal(MISSING)
     mapped = table.by_certificate(identity.subject, identity.common_name)
     # A verified certificate the tokens file does not map: the CA vouches for who it
     # is, and nothing gives it a role.
@@ -99,6 +111,7 @@ class _Guard:
         self._interceptor = interceptor
         self._method = method
         self._access = access
+        self._write = is_write(method)
 
     def wrap(self, handler: Handler) -> Handler:
         serializers = {
@@ -129,7 +142,7 @@ class _Guard:
         self, request: Any, context: Context, streaming_request: bool
     ) -> tuple[Any, WriteAudit | None]:
         """(the request to pass on, the call's audit record if it is a write)."""
-        audit = WriteAudit(self._method) if is_write(self._method) else None
+        audit = WriteAudit(self._method) if self._write else None
         if audit is not None and not streaming_request:
             audit.count(request)
         try:

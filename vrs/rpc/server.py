@@ -206,15 +206,18 @@ def _wrap_unary(method: str, behavior: UnaryBehavior) -> UnaryBehavior:
             log.exception("unhandled error", extra={"method": method})
             await context.abort(code, f"internal error: {type(exc).__name__}")
         finally:
-            # Its fields are built only when the line is written: above INFO, nothing.
+            # Its fields are built only when the line is written: above INFO, nothing. Written
+            # on the loop's next turn, once the response is with gRPC: making, redacting and
+            # writing the line took 75-110 us of a ~1.2 ms cache hit (benchmarks/cache_hit.py).
+            # call_soon keeps this context (the active trace's ids) for it.
             if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "rpc",
-                    extra={
-                        "method": method,
-                        "code": code.name,
-                        "ms": round(1000 * (time.monotonic() - started), 2),
-                    },
+                asyncio.get_running_loop().call_soon(
+                    _access_line, method, code.name, round(1000 * (time.monotonic() - started), 2)
                 )
 
     return wrapped
+
+
+def _access_line(method: str, code: str, ms: float) -> None:
+    """A call's access log line."""
+    log.info("rpc", extra={"method": method, "code": code, "ms": ms})

@@ -51,6 +51,8 @@ class ProductFilter:
     max_exclusive: bool = False
 
     def validated(self) -> ProductFilter:
+        """This filter in its one form (itself when it is already); InvalidInput naming what
+        is wrong."""
         for name in ("categories", "brands", "exclude_product_ids"):
             count = len(getattr(self, name))
             if count > MAX_FILTER_VALUES:
@@ -74,21 +76,49 @@ class ProductFilter:
             raise InvalidInput(
                 f"filter min_price {self.min_price} is above max_price {self.max_price}"
             )
+        categories = _one_form(self.categories, drop_empty=True)
+        brands = _one_form(self.brands, drop_empty=True)
+        excluded = _one_form(self.exclude_product_ids)
+        excluded_groups = _one_form(self.exclude_group_keys)
+        groups = _one_form(self.group_keys)
+        priced_in = _one_form(self.priced_in)
+        if (
+            currency == self.currency
+            and categories is self.categories
+            and brands is self.brands
+            and excluded is self.exclude_product_ids
+            and excluded_groups is self.exclude_group_keys
+            and groups is self.group_keys
+            and priced_in is self.priced_in
+        ):
+            # Most queries' filters (none, or a few values): no copy on every search.
+            return self
         return ProductFilter(
             min_price=self.min_price,
             max_price=self.max_price,
-            categories=tuple(sorted({c for c in self.categories if c})),
-            brands=tuple(sorted({b for b in self.brands if b})),
+            categories=categories,
+            brands=brands,
             in_stock_only=self.in_stock_only,
-            exclude_product_ids=tuple(sorted(set(self.exclude_product_ids))),
-            exclude_group_keys=tuple(sorted(set(self.exclude_group_keys))),
-            group_keys=tuple(sorted(set(self.group_keys))),
+            exclude_product_ids=excluded,
+            exclude_group_keys=excluded_groups,
+            group_keys=groups,
             first_photos=self.first_photos,
             currency=currency,
-            priced_in=tuple(sorted(set(self.priced_in))),
+            priced_in=priced_in,
             min_exclusive=self.min_exclusive,
             max_exclusive=self.max_exclusive,
         )
+
+    def excluding(self, product_ids: tuple[str, ...]) -> ProductFilter:
+        """This validated filter with exactly these products left out (a validated filter
+        again, made without re-running the checks it passed)."""
+        copy = object.__new__(ProductFilter)
+        # dataclasses.replace re-runs __init__, setting 13 frozen fields one by one: five times
+        # the cost, on every search by product.
+        fields = vars(copy)
+        fields.update(vars(self))
+        fields["exclude_product_ids"] = _one_form(product_ids)
+        return copy
 
     @property
     def is_empty(self) -> bool:
@@ -189,3 +219,16 @@ class ProductFilter:
             ("lt" if self.max_exclusive else "lte"): high,
         }
         return dialect.FieldCondition(key="price", range=dialect.Range(**bounds))
+
+
+# The filter of a query that sets none: shared (it is immutable), and already in its one form.
+NO_FILTER = ProductFilter()
+
+
+def _one_form(values: tuple[Any, ...], drop_empty: bool = False) -> tuple[Any, ...]:
+    """The values sorted, once each (and without empty ones): `values` itself when it already
+    is."""
+    if isinstance(values, tuple) and len(values) < 2 and (not drop_empty or all(values)):
+        return values
+    one = tuple(sorted({v for v in values if v} if drop_empty else set(values)))
+    return values if one == values else one
