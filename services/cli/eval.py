@@ -22,7 +22,7 @@ from vrs.evaluation.recall import (
     percentile,
     report,
 )
-from vrs.rpc.convert import label_from_proto
+from vrs.rpc.convert import label_name
 from vrs.v1 import common_pb2, search_pb2
 
 EVAL_K = max(RECALL_KS)
@@ -198,12 +198,6 @@ def _run(
         ranked_groups=tuple(m.product.group_id for m in response.matches),
         ranked_labels=tuple(label_name(m.match) for m in response.matches),
     )
-
-
-def label_name(value: search_pb2.MatchLabel.ValueType) -> str:
-    """The label's word; "" when the match has none."""
-    label = label_from_proto(value)
-    return "" if label is None else label.value
 
 
 def _ann_check(client: VrsClient, sources: Sequence[common_pb2.ImageSource]) -> AnnCheck:

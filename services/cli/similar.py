@@ -9,11 +9,10 @@ from urllib.parse import unquote, urlsplit
 
 from services.cli.client import CliError, VrsClient
 from services.cli.contact_sheet import Tile, render
-from services.cli.eval import label_name
 from vrs.catalog.ids import normalize_product_id
 from vrs.errors import InvalidProduct
 from vrs.images.region import Region
-from vrs.rpc.convert import region_to_proto, used_region_from_proto
+from vrs.rpc.convert import label_name, region_to_proto, used_region_from_proto
 from vrs.v1 import common_pb2, embedder_pb2, search_pb2
 
 

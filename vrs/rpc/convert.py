@@ -198,3 +198,9 @@ def label_to_proto(label: MatchLabel) -> search_pb2.MatchLabel.ValueType:
 def label_from_proto(value: search_pb2.MatchLabel.ValueType) -> MatchLabel | None:
     """None for MATCH_LABEL_UNSPECIFIED: the collection has no calibration."""
     return _LABELS_FROM_PROTO.get(value)
+
+
+def label_name(value: search_pb2.MatchLabel.ValueType) -> str:
+    """The label's word ("close", "similar", "weak"); "" when the match has none."""
+    label = label_from_proto(value)
+    return "" if label is None else label.value

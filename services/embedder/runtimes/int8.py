@@ -50,12 +50,15 @@ def int8_or_fp32(
 ) -> OpenVinoRunner:
     """The int8 runner when its quantisation passes the gate (cached verdict, or judged now),
     else the fp32 one; the choice and its reason are logged."""
-    fp32 = OpenVinoRunner(model, "f32", core, streams)
     try:
         import nncf  # noqa: F401  (the embedder extra installs it)
     except ImportError as exc:
         log.warning("int8 needs nncf; the model runs fp32", extra={"error": str(exc)})
-        return fp32
+        return OpenVinoRunner(model, "f32", core, streams)
+    # Compiled only where it is needed (judging, or serving): a start that reads a passing
+    # verdict compiles the int8 model alone.
+    fp32: OpenVinoRunner | None = None
+    candidate: OpenVinoRunner | None = None
     stem = _stem(cache_file, inputs)
     verdict_file = stem.with_name(stem.name + "-gate.json")
     int8_file = stem.with_name(stem.name + ".xml")
@@ -72,6 +75,7 @@ def int8_or_fp32(
             gate = gate_set(inputs, Path(work))
             quantised = quantise(model, [_normalised(inputs, [p]) for p in _calibration(gate)])
             candidate = OpenVinoRunner(quantised, "int8", core, streams)
+            fp32 = OpenVinoRunner(model, "f32", core, streams)
             verdict = judge(_embedder(fp32, inputs), _embedder(candidate, inputs), gate)
         _save(verdict, verdict_file, quantised if verdict.passed else None, int8_file)
     figures = {k: round(v, 4) for k, v in verdict.figures.items()}
@@ -80,9 +84,9 @@ def int8_or_fp32(
             "int8 failed the accuracy gate; the model runs fp32",
             extra={"reason": verdict.reason, **figures},
         )
-        return fp32
+        return fp32 or OpenVinoRunner(model, "f32", core, streams)
     log.info("int8 passed the accuracy gate", extra={"reason": verdict.reason, **figures})
-    return OpenVinoRunner(quantised, "int8", core, streams)
+    return candidate or OpenVinoRunner(quantised, "int8", core, streams)
 
 
 def quantise(model: Any, calibration: Sequence[np.ndarray]) -> Any:
