@@ -86,7 +86,7 @@ async def test_embed_bytes_and_uri(svc: RunningEmbedder, image_root: Path) -> No
         )
     )
     assert response.dimension == 1280
-    assert response.model_id.startswith("efficientnet_lite0+gem2-crop0.8@")
+    assert response.model_id.startswith("efficientnet_lite0+gem2-crop0.8-cblur3@")
     a, b = (np.array(r.embedding.values) for r in response.results)
     assert a.shape == (1280,)
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -38,13 +38,13 @@ def test_inception_gives_pooled_2048_features(inception_engine: InferenceEngine)
     assert vectors.shape == (3, 2048)
     assert vectors.dtype == np.float32
     assert (vectors >= 0).all(), "pooled ReLU features, not logits"
-    assert inception_engine.model_id == "inception_v3+gem2-crop0.8@random-seed0"
+    assert inception_engine.model_id == "inception_v3+gem2-crop0.8-cblur3@random-seed0"
 
 
 def test_efficientnet_gives_1280_features(effnet_engine: InferenceEngine) -> None:
     vectors = effnet_engine.embed(pixels("efficientnet_lite0"))
     assert vectors.shape == (3, 1280)
-    assert effnet_engine.model_id.startswith("efficientnet_lite0+gem2-crop0.8@")
+    assert effnet_engine.model_id.startswith("efficientnet_lite0+gem2-crop0.8-cblur3@")
 
 
 def test_no_weights_fails_naming_three_ways(empty_torch_home: Path) -> None:
@@ -97,7 +97,7 @@ def test_explicit_file_and_hub_cache_load_real_tensors(
         loaded = load_model(BACKBONES["inception_v3"], settings)
         assert loaded.source == source
         assert (
-            loaded.model_id.startswith("inception_v3+gem2-crop0.8@")
+            loaded.model_id.startswith("inception_v3+gem2-crop0.8-cblur3@")
             and "random" not in loaded.model_id
         )
         engine = InferenceEngine(BACKBONES["inception_v3"], loaded, settings)
@@ -117,7 +117,7 @@ def test_random_weights_log_a_warning(caplog: pytest.LogCaptureFixture) -> None:
             BACKBONES["efficientnet_lite0"],
             ModelSettings(backbone="efficientnet_lite0", weights="random"),
         )
-    assert loaded.model_id == "efficientnet_lite0+gem2-crop0.8@random-seed0"
+    assert loaded.model_id == "efficientnet_lite0+gem2-crop0.8-cblur3@random-seed0"
     assert any("RANDOM weights" in r.message for r in caplog.records)
 
 

@@ -15,7 +15,7 @@ from torch import nn
 
 from services.embedder.decoding.cpu_decode import CropSpec, prepare, to_pixels, with_crop_fraction
 from services.embedder.models.backbones import BACKBONES
-from services.embedder.models.descriptors import describe
+from services.embedder.models.descriptors import blurred, describe
 from services.embedder.models.features import Features, parse_features
 from services.embedder.models.pooling import (
     avg_pool,
@@ -162,6 +162,40 @@ def test_a_crop_fraction_resizes_larger_and_keeps_the_centre() -> None:
     np.testing.assert_array_equal(pixels, values[3:7, 2:6])
 
 
+def test_the_catalog_blur_token_parses_and_is_checked() -> None:
+    features = parse_features("gem2-crop0.8-cblur3")
+    assert features == Features(pooling="gem", gem_p=2.0, crop=0.8, catalog_blur=3.0)
+    assert features.tag == "gem2-crop0.8-cblur3"
+    assert (features.passes, features.catalog_passes) == (1, 2)
+    with pytest.raises(ConfigurationError, match="catalog blur sigma"):
+        parse_features("gem2-cblur0")
+    with pytest.raises(ConfigurationError, match="given twice"):
+        parse_features("gem2-cblur2-cblur3")
+
+
+def test_a_catalog_photo_averages_in_its_blurred_copy_and_a_query_does_not() -> None:
+    """A one-pixel spike: the blurred copy spreads it, so its maximum falls; a catalog
+    photo's max-pooled descriptor is the mean of the sharp and the blurred maxima."""
+    image = torch.zeros(1, 1, 32, 32)
+    image[0, 0, 16, 16] = 1.0
+    features = parse_features("max-cblur14")
+    query = describe(nn.Identity(), image, features)
+    catalog = describe(nn.Identity(), image, features, catalog=True)
+    blurred_max = float(blurred(image, 14.0).amax())
+    assert query.tolist() == [[1.0]]
+    assert blurred_max < 0.5
+    assert float(catalog) == pytest.approx((1.0 + blurred_max) / 2)
+
+
+def test_the_catalog_blur_scales_with_the_input_side() -> None:
+    """sigma is given for a 224-pixel input: a 448-pixel one is blurred twice as wide."""
+    small, large = torch.zeros(1, 1, 224, 224), torch.zeros(1, 1, 448, 448)
+    small[0, 0, 112, 112] = large[0, 0, 224, 224] = 1.0
+    spread_small = float(blurred(small, 2.0)[0, 0, 112].gt(1e-4).sum())
+    spread_large = float(blurred(large, 2.0)[0, 0, 224].gt(1e-4).sum())
+    assert spread_large > 1.8 * spread_small
+
+
 def test_model_ids_differ_per_variant_and_name_collections_safely() -> None:
     backbone = BACKBONES["efficientnet_lite0"]
     tags = [
@@ -174,6 +208,7 @@ def test_model_ids_differ_per_variant_and_name_collections_safely() -> None:
         "gem3-l2-ms1_0.71",
         "gem3-flip",
         "gem2-crop0.8",
+        "gem2-crop0.8-cblur3",
     ]
     ids = [backbone.identity(parse_features(tag)) for tag in tags]
     assert len(set(ids)) == len(tags)
@@ -212,15 +247,15 @@ def test_the_avg_variant_reproduces_todays_vectors_and_model_id(
     np.testing.assert_allclose(vectors, expected, rtol=1e-4, atol=1e-5)
 
 
-def test_the_default_variant_is_generalised_mean_pooling_of_a_tighter_crop(
+def test_the_default_variant_is_generalised_mean_pooling_of_a_tighter_crop_and_a_blurred_catalog(
     effnet_engine: InferenceEngine,
 ) -> None:
     assert effnet_engine.features == parse_features(ModelSettings().features)
-    assert effnet_engine.features == Features(pooling="gem", gem_p=2.0, crop=0.8)
+    assert effnet_engine.features == Features(pooling="gem", gem_p=2.0, crop=0.8, catalog_blur=3.0)
     # timm's 256 -> 224 (crop fraction 0.875) becomes 280 -> 224.
     assert effnet_engine.crop == CropSpec(280, 224, Image.Resampling.BICUBIC)
     assert effnet_engine.backbone.crop == CropSpec(256, 224, Image.Resampling.BICUBIC)
-    assert effnet_engine.model_id.startswith("efficientnet_lite0+gem2-crop0.8@")
+    assert effnet_engine.model_id.startswith("efficientnet_lite0+gem2-crop0.8-cblur3@")
 
 
 def shop_photo(path: Path, seed: int) -> bytes:
@@ -247,7 +282,7 @@ def test_the_default_variant_ranks_a_shop_photos_own_product_near_the_top(
     )
     wanted = [0, len(rows) - 1]  # one product of the first category, one of the last
     photos = [prepare(shop_photo(rows[i].image, seed=i), 10**8, crop) for i in wanted]
-    queries = effnet_engine.embed(photos)
+    queries = effnet_engine.embed(photos, catalog=False)
     distances = np.linalg.norm(stored[None, :, :] - queries[:, None, :], axis=2)
     ranks = [int((row < row[i]).sum()) for row, i in zip(distances, wanted, strict=True)]
     print("ranks of the own products:", ranks)

@@ -57,7 +57,7 @@ async def test_embedder_of_another_model_is_failed_precondition(
         failure = await failed_image_search(settings, None, AsyncStore(store, 10.0))
     await inception.close()
     assert failure.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "inception_v3+gem2-crop0.8@random-seed0" in (failure.details() or "")
+    assert "inception_v3+gem2-crop0.8-cblur3@random-seed0" in (failure.details() or "")
 
 
 async def test_embedder_unreachable_is_unavailable(

@@ -129,12 +129,13 @@ class ModelSettings(BaseSettings):
         description="Feature extractor: inception_v3 (2048-d) or efficientnet_lite0.",
     )
     features: str = Field(
-        "gem2-crop0.8",
+        "gem2-crop0.8-cblur3",
         pattern=r"^(avg|max|rmac|gem\d+(\.\d+)?)(-l2)?(-ms\d+(\.\d+)?(_\d+(\.\d+)?)*)?"
-        r"(-crop\d+(\.\d+)?)?(-flip)?$",
+        r"(-crop\d+(\.\d+)?)?(-flip)?(-cblur\d+(\.\d+)?)?$",
         description="How the image becomes a vector: avg, max, rmac or gem<p> pooling, "
         "then -l2 (unit length), -ms<scale>_<scale> (scales averaged), -crop<fraction> (centre "
-        "crop keeps that fraction of the shorter side), -flip (mirror averaged); "
+        "crop keeps that fraction of the shorter side), -flip (mirror averaged), -cblur<sigma> "
+        "(catalog photos only: a blurred copy averaged in, a second pass per photo indexed); "
         "part of the model id (avg alone keeps the plain one). See 'Retrieval quality'.",
     )
     weights: Literal["pretrained", "random"] = Field(

@@ -87,8 +87,9 @@ class EmbedderServiceServicer:
     """
 
     def Embed(self, request, context):
-        """Images to vectors, one result per image. When every image fails, the call fails
-        with the first item's status (so a single bad image is INVALID_ARGUMENT).
+        """Images to vectors as the catalog stores them (a product photo's vector), one result per
+        image. When every image fails, the call fails with the first item's status (so a single
+        bad image is INVALID_ARGUMENT). A query photo's vector is EmbedQuery's.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -34,8 +34,9 @@ class EmbedderServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> EmbedderServiceAsyncStub: ...
     Embed: _grpc.UnaryUnaryMultiCallable[_embedder_pb2.EmbedRequest, _embedder_pb2.EmbedResponse]
-    """Images to vectors, one result per image. When every image fails, the call fails
-    with the first item's status (so a single bad image is INVALID_ARGUMENT).
+    """Images to vectors as the catalog stores them (a product photo's vector), one result per
+    image. When every image fails, the call fails with the first item's status (so a single
+    bad image is INVALID_ARGUMENT). A query photo's vector is EmbedQuery's.
     """
     EmbedQuery: _grpc.UnaryUnaryMultiCallable[_embedder_pb2.EmbedQueryRequest, _embedder_pb2.EmbedQueryResponse]
     """A query photo to the vector a search uses: of the region given, else of the main item
@@ -64,8 +65,9 @@ class EmbedderServiceAsyncStub(EmbedderServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Embed: _aio.UnaryUnaryMultiCallable[_embedder_pb2.EmbedRequest, _embedder_pb2.EmbedResponse]  # type: ignore[assignment]
-    """Images to vectors, one result per image. When every image fails, the call fails
-    with the first item's status (so a single bad image is INVALID_ARGUMENT).
+    """Images to vectors as the catalog stores them (a product photo's vector), one result per
+    image. When every image fails, the call fails with the first item's status (so a single
+    bad image is INVALID_ARGUMENT). A query photo's vector is EmbedQuery's.
     """
     EmbedQuery: _aio.UnaryUnaryMultiCallable[_embedder_pb2.EmbedQueryRequest, _embedder_pb2.EmbedQueryResponse]  # type: ignore[assignment]
     """A query photo to the vector a search uses: of the region given, else of the main item
@@ -97,8 +99,9 @@ class EmbedderServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _embedder_pb2.EmbedRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_embedder_pb2.EmbedResponse, _abc.Awaitable[_embedder_pb2.EmbedResponse]]:
-        """Images to vectors, one result per image. When every image fails, the call fails
-        with the first item's status (so a single bad image is INVALID_ARGUMENT).
+        """Images to vectors as the catalog stores them (a product photo's vector), one result per
+        image. When every image fails, the call fails with the first item's status (so a single
+        bad image is INVALID_ARGUMENT). A query photo's vector is EmbedQuery's.
         """
 
     @_abc_1.abstractmethod

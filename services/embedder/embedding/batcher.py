@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -19,10 +19,13 @@ from vrs.observability.metrics.embedder import EmbedderMetrics
 
 log = logging.getLogger(__name__)
 
+# What a queued image is for: a catalog photo's vector, a query's vector, or its main item.
+Job = Literal["catalog", "query", "locate"]
+_JOBS: tuple[Job, ...] = ("catalog", "query", "locate")
 # An image, its caller's future (a vector, or a region for a locate job), when it was queued
-# (loop time), and whether it is a locate job.
-_Item = tuple[Pixels, "asyncio.Future[Any]", float, bool]
-_Live = tuple[Pixels, "asyncio.Future[Any]", bool]
+# (loop time), and its job.
+_Item = tuple[Pixels, "asyncio.Future[Any]", float, Job]
+_Live = tuple[Pixels, "asyncio.Future[Any]", Job]
 
 
 class MicroBatcher:
@@ -72,21 +75,22 @@ class MicroBatcher:
                 future.set_exception(RuntimeError("embedder is shutting down"))
         self._executor.shutdown(wait=True)
 
-    async def embed(self, pixels: Pixels) -> np.ndarray:
-        """The image's vector; Overloaded at once when max_queue images are waiting."""
-        vector: np.ndarray = await self._queued(pixels, locate=False)
+    async def embed(self, pixels: Pixels, *, catalog: bool = True) -> np.ndarray:
+        """The image's vector, as a catalog photo's or a query's; Overloaded at once when
+        max_queue images are waiting."""
+        vector: np.ndarray = await self._queued(pixels, "catalog" if catalog else "query")
         return vector
 
     async def locate(self, pixels: Pixels) -> Located:
         """The main item found in a whole photo (squashed); Overloaded as embed is."""
-        found: Located = await self._queued(pixels, locate=True)
+        found: Located = await self._queued(pixels, "locate")
         return found
 
-    async def _queued(self, pixels: Pixels, *, locate: bool) -> Any:
+    async def _queued(self, pixels: Pixels, job: Job) -> Any:
         self.start()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait((pixels, future, asyncio.get_running_loop().time(), locate))
+            self._queue.put_nowait((pixels, future, asyncio.get_running_loop().time(), job))
         except asyncio.QueueFull:
             raise Overloaded(
                 f"embedder queue is full ({self._queue.qsize()} images waiting for the model); "
@@ -134,7 +138,7 @@ class MicroBatcher:
                 except (TimeoutError, asyncio.QueueEmpty):
                     break
             # Callers that gave up are skipped.
-            live = [(p, f, locate) for p, f, _, locate in batch if not f.done()]
+            live = [(p, f, job) for p, f, _, job in batch if not f.done()]
             if not live:
                 continue
             started = loop.time()
@@ -160,17 +164,21 @@ class MicroBatcher:
 
     def _timed_pass(self, live: list[_Live]) -> list[Any]:
         """Each item's answer in order: vectors for embed jobs, regions for locate jobs (a
-        batch holding both runs the model once for each kind)."""
+        batch holding several kinds runs the model once for each)."""
         answers: list[Any] = [None] * len(live)
-        for locate in (False, True):
-            indexes = [i for i, (_, _, job) in enumerate(live) if job is locate]
+        for kind in _JOBS:
+            indexes = [i for i, (_, _, job) in enumerate(live) if job == kind]
             if not indexes:
                 continue
             pixels = [live[i][0] for i in indexes]
             started = time.perf_counter()
-            done = self._engine.locate(pixels) if locate else list(self._engine.embed(pixels))
+            done = (
+                self._engine.locate(pixels)
+                if kind == "locate"
+                else list(self._engine.embed(pixels, catalog=kind == "catalog"))
+            )
             seconds = time.perf_counter() - started
-            self._metrics.forward_pass(len(pixels), seconds, located=locate)
+            self._metrics.forward_pass(len(pixels), seconds, located=kind == "locate")
             for i, answer in zip(indexes, done, strict=True):
                 answers[i] = answer
         return answers

@@ -118,18 +118,20 @@ class ImageEmbedder:
         data = await self.fetcher.load(image)
         return EmbeddedImage(await self.embed(data), sha256_hex(data))
 
-    async def embed(self, data: bytes) -> Vector:
-        """One image's vector; InvalidImage when the bytes are not a usable image, Overloaded
-        at once when the decode or model queue is full."""
+    async def embed(self, data: bytes, *, catalog: bool = True) -> Vector:
+        """One image's vector, as a catalog photo's (what the catalog stores) or a query's;
+        InvalidImage when the bytes are not a usable image, Overloaded at once when the
+        decode or model queue is full."""
         pixels = await self._decoded(lambda: self._timed_prepare(data))
-        return await self._batcher.embed(pixels)
+        return await self._batcher.embed(pixels, catalog=catalog)
 
     async def embed_query(self, data: bytes, region: Region | None = None) -> QueryVector:
         """A query photo's vector: of `region` when given, else of the main item found in it
         (VRS_MODEL_AUTO_REGION: one pass to find it on the whole frame, one on its region),
         else of the whole photo; with the region used."""
         if region is None and self.engine.localizer is None:
-            return QueryVector(await self.embed(data), UsedRegion(WHOLE, RegionSource.WHOLE))
+            vector = await self.embed(data, catalog=False)
+            return QueryVector(vector, UsedRegion(WHOLE, RegionSource.WHOLE))
         smallest = MIN_SIDE if region is None else min(region.width, region.height)
         spec, limit, gate = self._crop, self._max_pixels, self._large_decodes
         image = await self._decoded(lambda: decode_for_regions(data, limit, spec, smallest, gate))
@@ -137,7 +139,8 @@ class ImageEmbedder:
             if region is not None:
                 pixels = await self._decoded(lambda: padded_region(image, region, spec))
                 return QueryVector(
-                    await self._batcher.embed(pixels), UsedRegion(region, RegionSource.GIVEN)
+                    await self._batcher.embed(pixels, catalog=False),
+                    UsedRegion(region, RegionSource.GIVEN),
                 )
             whole = await self._decoded(lambda: squashed(image, spec))
             found = await self._batcher.locate(whole)
@@ -148,7 +151,7 @@ class ImageEmbedder:
             else:
                 pixels = await self._decoded(lambda: centred_region(image, found.region, spec))
                 used = UsedRegion(found.region, RegionSource.FOUND)
-            return QueryVector(await self._batcher.embed(pixels), used)
+            return QueryVector(await self._batcher.embed(pixels, catalog=False), used)
         finally:
             image.close()
 

@@ -4,7 +4,10 @@ A variant is written as its tag, e.g. `avg`, `gem3-l2`, `rmac-l2-ms1_0.71-flip`:
 (`avg`, `max`, `gemP` generalised mean with exponent P, `rmac` regional maximum activations),
 then optional `l2` (unit-length vectors), `msS1_S2...` (input scales, descriptors averaged),
 `cropF` (the centre crop keeps the fraction F of the resized shorter side instead of the
-backbone's own, e.g. `crop0.8`) and `flip` (the mirrored image's descriptor averaged in).
+backbone's own, e.g. `crop0.8`), `flip` (the mirrored image's descriptor averaged in) and
+`cblurS` (catalog photos only: the descriptor of the photo blurred with a Gaussian of sigma S
+pixels of a 224-pixel input is averaged in, so sharp studio photos meet the softer photos
+shoppers send; queries are embedded as they are, at no extra cost).
 The tag is part of the model id, so vectors of different variants never share a collection.
 Torch-free: settings and tests parse tags too.
 """
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from vrs.errors import ConfigurationError
 
@@ -22,7 +25,13 @@ Pooling = Literal["avg", "max", "gem", "rmac"]
 _POOLING = re.compile(r"^(avg|max|rmac|gem(\d+(?:\.\d+)?))$")
 _SCALES = re.compile(r"^ms(\d+(?:\.\d+)?(?:_\d+(?:\.\d+)?)*)$")
 _CROP = re.compile(r"^crop(\d+(?:\.\d+)?)$")
+_CATALOG_BLUR = re.compile(r"^cblur(\d+(?:\.\d+)?)$")
 MAX_SCALES = 4
+# Tokens holding one number: the pattern, the Features field, its bounds and its name.
+_NUMBERS = (
+    (_CROP, "crop", 0.5, 1.0, "crop fraction"),
+    (_CATALOG_BLUR, "catalog_blur", 0.1, 16.0, "catalog blur sigma"),
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,9 @@ class Features:
     flip: bool = False
     # Fraction of the resized shorter side the centre crop keeps; None: the backbone's own.
     crop: float | None = None
+    # Sigma (pixels of a 224-pixel input) of the blurred view averaged into catalog photos'
+    # descriptors; None: catalog photos are embedded as queries are.
+    catalog_blur: float | None = None
 
     @property
     def tag(self) -> str:
@@ -48,6 +60,8 @@ class Features:
             parts.append(f"crop{_number(self.crop)}")
         if self.flip:
             parts.append("flip")
+        if self.catalog_blur is not None:
+            parts.append(f"cblur{_number(self.catalog_blur)}")
         return "-".join(parts)
 
     @property
@@ -58,8 +72,13 @@ class Features:
 
     @property
     def passes(self) -> int:
-        """Forward passes per image."""
+        """Forward passes per query image."""
         return len(self.scales) * (2 if self.flip else 1)
+
+    @property
+    def catalog_passes(self) -> int:
+        """Forward passes per catalog photo: a query's, twice with the blurred view."""
+        return self.passes * (1 if self.catalog_blur is None else 2)
 
 
 def parse_features(tag: str) -> Features:
@@ -77,7 +96,7 @@ def parse_features(tag: str) -> Features:
     features = Features(pooling=kind, gem_p=gem_p)
     seen: set[str] = set()
     for token in tokens[1:]:
-        key = "ms" if token.startswith("ms") else "crop" if token.startswith("crop") else token
+        key = next((k for k in ("ms", "crop", "cblur") if token.startswith(k)), token)
         if key in seen:
             raise ConfigurationError(f"features {tag!r}: {key!r} given twice")
         seen.add(key)
@@ -90,17 +109,19 @@ def _apply(tag: str, token: str, features: Features) -> Features:
         return replace(features, l2=True)
     if token == "flip":
         return replace(features, flip=True)
-    crop = _CROP.match(token)
-    if crop is not None:
-        fraction = float(crop.group(1))
-        if not 0.5 <= fraction <= 1.0:
-            raise ConfigurationError(f"features {tag!r}: crop fraction must be in [0.5, 1]")
-        return replace(features, crop=fraction)
+    for pattern, field, low, high, what in _NUMBERS:
+        number = pattern.match(token)
+        if number is not None:
+            value = float(number.group(1))
+            if not low <= value <= high:
+                raise ConfigurationError(f"features {tag!r}: {what} must be in [{low:g}, {high:g}]")
+            changes: dict[str, Any] = {field: value}
+            return replace(features, **changes)
     scales = _SCALES.match(token)
     if scales is None:
         raise ConfigurationError(
-            f"features {tag!r}: {token!r} is not l2, flip, crop<fraction> (e.g. crop0.8) or "
-            "ms<scale>_<scale>... (e.g. ms1_0.71)"
+            f"features {tag!r}: {token!r} is not l2, flip, crop<fraction> (e.g. crop0.8), "
+            "cblur<sigma> (e.g. cblur3) or ms<scale>_<scale>... (e.g. ms1_0.71)"
         )
     values = tuple(float(s) for s in scales.group(1).split("_"))
     if len(values) > MAX_SCALES or not all(0.25 <= s <= 2.0 for s in values):

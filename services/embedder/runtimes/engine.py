@@ -85,9 +85,10 @@ class InferenceEngine:
         """What runs the model, e.g. "openvino CPU bf16" or "torch cuda float16"."""
         return self.runner.name
 
-    def embed(self, batch: list[Pixels]) -> Vectors:
-        """N prepared images (H x W x 3 uint8) to an N x dimension float32 array."""
-        vectors = self._forward(batch)
+    def embed(self, batch: list[Pixels], *, catalog: bool = True) -> Vectors:
+        """N prepared images (H x W x 3 uint8) to an N x dimension float32 array: as catalog
+        photos (the variant's catalog views) or as queries."""
+        vectors = self._forward(batch, catalog)
         with self._counts:
             self.forward_passes += 1
             self.images_embedded += len(batch)
@@ -124,10 +125,10 @@ class InferenceEngine:
             self.warm_up_passes += 1
         return time.perf_counter() - started
 
-    def _forward(self, batch: list[Pixels]) -> Vectors:
+    def _forward(self, batch: list[Pixels], catalog: bool = False) -> Vectors:
         with torch.inference_mode():
             x = self._normalised(batch)
-            pooled = describe(self.runner, x, self.features)
+            pooled = describe(self.runner, x, self.features, catalog=catalog)
             vectors: Vectors = pooled.cpu().numpy().astype(np.float32, copy=False)
             return vectors
 
