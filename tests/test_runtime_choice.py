@@ -156,7 +156,7 @@ class _RendezvousEngine:
         self.parallelism = parallelism
         self._barrier = threading.Barrier(parallelism, timeout=10)
 
-    def embed(self, batch: list[np.ndarray]) -> np.ndarray:
+    def embed(self, batch: list[np.ndarray], *, catalog: bool = True) -> np.ndarray:
         self._barrier.wait()
         return np.stack([np.full(2, float(p.flat[0]), dtype=np.float32) for p in batch])
 

@@ -29,10 +29,10 @@ class BuggyEmbedder(FetcherOwningEmbedder):
     """The real embedder, except that BUG_TRIGGER raises an unexpected RuntimeError (for
     catalog photos and query photos alike)."""
 
-    async def embed(self, data: bytes) -> Vector:
+    async def embed(self, data: bytes, *, catalog: bool = True) -> Vector:
         if data == BUG_TRIGGER:
             raise RuntimeError(f"injected bug ({BUG_SECRET})")
-        return await super().embed(data)
+        return await super().embed(data, catalog=catalog)
 
     async def embed_query(self, data: bytes, region: Region | None = None) -> QueryVector:
         if data == BUG_TRIGGER:
@@ -69,11 +69,11 @@ class BusyEmbedder(FetcherOwningEmbedder):
         super().__init__(*args, **kwargs)
         self.busy_calls = busy_calls
 
-    async def embed(self, data: bytes) -> Vector:
+    async def embed(self, data: bytes, *, catalog: bool = True) -> Vector:
         if self.busy_calls > 0:
             self.busy_calls -= 1
             raise Overloaded("embedder queue is full (injected); retry later")
-        return await super().embed(data)
+        return await super().embed(data, catalog=catalog)
 
 
 def busy_embedder(engine: InferenceEngine, busy_calls: int) -> BusyEmbedder:
