@@ -15,7 +15,7 @@ from PIL import Image
 from services.embedder.decoding.cpu_decode import CropSpec
 from services.embedder.models.features import Features
 from services.embedder.runtimes.choice import build_runner
-from services.embedder.runtimes.int8 import Int8Inputs
+from services.embedder.runtimes.int8 import Int8Inputs, cpu_has_vnni
 from services.embedder.runtimes.int8_gate import Verdict, verdict_of
 from tests.support.factories import build_engine
 from tests.support.tiny_model import TinyBackbone
@@ -65,6 +65,28 @@ def test_recall_lost_in_a_mixed_deployment_fails_naming_the_situation() -> None:
     assert "recall@" in verdict.reason and "at most -0.5 allowed" in verdict.reason
     for situation in ("int8_catalog_int8_queries", "fp32_catalog_int8_queries"):
         assert f"scene_{situation}_r5" in verdict.figures
+
+
+@pytest.mark.parametrize(
+    ("flags", "vnni"),
+    [
+        ("fpu sse2 avx2 fma", False),
+        ("fpu avx2 avx512f avx512_vnni", True),
+        ("fpu avx2 avx_vnni", True),
+        ("fpu avx512f amx_bf16 amx_int8", True),
+        ("fpu avx2 avx_vnni_int8x", False),
+    ],
+)
+def test_int8_weights_keep_7_bits_unless_the_cpu_has_vnni(
+    tmp_path: Path, flags: str, vnni: bool
+) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n", encoding="utf-8")
+    assert cpu_has_vnni(cpuinfo) is vnni
+
+
+def test_an_unreadable_cpuinfo_counts_as_no_vnni(tmp_path: Path) -> None:
+    assert cpu_has_vnni(tmp_path / "missing") is False
 
 
 def test_a_verdict_reads_back_and_a_damaged_one_is_none(tmp_path: Path) -> None:

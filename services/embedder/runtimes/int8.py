@@ -31,6 +31,11 @@ CALIBRATION_PHOTOS = 100
 _BATCH = 8
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 _SEED = 3
+# Bumped when quantise() changes: a model quantised another way is judged anew.
+RECIPE = "2"
+# CPU flags of int8 dot products that do not saturate (VNNI, AMX); without them int8 weights
+# are kept to 7 bits (NNCF's overflow fix), or AVX2's pairwise sums overflow.
+_VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,8 @@ def int8_or_fp32(
     if verdict is None:
         with tempfile.TemporaryDirectory(prefix="vrs-int8-") as work:
             gate = gate_set(inputs, Path(work))
-            quantised = quantise(model, [_normalised(inputs, [p]) for p in _calibration(gate)])
+            calibration = [_normalised(inputs, [p]) for p in _calibration(gate)]
+            quantised = quantise(model, calibration, overflow_fix=not cpu_has_vnni())
             candidate = OpenVinoRunner(quantised, "int8", core, streams)
             fp32 = OpenVinoRunner(model, "f32", core, streams)
             verdict = judge(_embedder(fp32, inputs), _embedder(candidate, inputs), gate)
@@ -89,17 +95,34 @@ def int8_or_fp32(
     return candidate or OpenVinoRunner(quantised, "int8", core, streams)
 
 
-def quantise(model: Any, calibration: Sequence[np.ndarray]) -> Any:
+def quantise(model: Any, calibration: Sequence[np.ndarray], overflow_fix: bool) -> Any:
     """NNCF post-training quantisation of the OpenVINO model, calibrated on `calibration`
-    (normalised N x 3 x H x W inputs); bias correction on, as it costs little here."""
+    (normalised N x 3 x H x W inputs), with the full bias correction and, where the CPU's int8
+    products saturate, 7-bit weights in every layer. On an AVX2-only EPYC, efficientnet_lite0's
+    descriptors came out at cosine >= 0.95 of fp32's (mean 0.983) this way, against >= 0.83
+    (mean 0.970) with the fast bias correction and the fix on the first layer only."""
     import nncf
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
 
+    fix = OverflowFix.ENABLE if overflow_fix else OverflowFix.FIRST_LAYER
     return nncf.quantize(
         model,
         nncf.Dataset(list(calibration)),
         subset_size=len(calibration),
-        fast_bias_correction=True,
+        fast_bias_correction=False,
+        advanced_parameters=AdvancedQuantizationParameters(overflow_fix=fix),
     )
+
+
+def cpu_has_vnni(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU's int8 dot products are VNNI's or AMX's (no saturation); False when it
+    cannot be told, so the fix errs on the safe side."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    flags = next((line for line in text.splitlines() if line.startswith("flags")), "").split()
+    return any(flag in flags for flag in _VNNI_FLAGS)
 
 
 def gate_set(inputs: Int8Inputs, work: Path) -> GateSet:
@@ -164,11 +187,12 @@ def _embedder(runner: OpenVinoRunner, inputs: Int8Inputs) -> Any:
 
 
 def _stem(cache_file: Path, inputs: Int8Inputs) -> Path:
-    """Per converted model, NNCF version and photo source: a new one is judged anew."""
+    """Per converted model, NNCF version, recipe and photo source: a new one is judged anew."""
     import nncf
 
     source = str(inputs.photos.resolve()) if inputs.photos else "drawn"
-    tag = hashlib.sha256(f"{source}|{nncf.__version__}|{GATE_PHOTOS}".encode()).hexdigest()[:10]
+    key = f"{source}|{nncf.__version__}|{GATE_PHOTOS}|{RECIPE}|vnni={cpu_has_vnni()}"
+    tag = hashlib.sha256(key.encode()).hexdigest()[:10]
     return cache_file.with_name(f"{cache_file.stem}-int8-{tag}")
 
 
