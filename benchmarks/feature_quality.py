@@ -6,8 +6,9 @@ Embeds the seed catalog's photos and shop photos of them made by vrs.evaluation.
 (cropped, tilted, in perspective, other light, blurred, on a background, re-compressed) with
 efficientnet_lite0's real weights in-process, searches exactly (Euclidean, numpy) and prints
 recall@1/5, category P@5, img/s, the embedding time relative to the first variant in the same
-run and the distances' scale. Choose variants on one --seed, judge the choice on another.
-Prints numbers; asserts nothing."""
+run and the distances' scale. A `cblur` variant's catalog photos average in their blurred
+copy's descriptor (their maps computed once more); its time is a query's (one pass). Choose
+variants on one --seed, judge the choice on another. Prints numbers; asserts nothing."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import torch.nn.functional as F
 from benchmarks.machine import SEED_CATALOG
 from services.embedder.decoding.cpu_decode import CropSpec, Pixels, prepare, with_crop_fraction
 from services.embedder.models.backbones import BACKBONES
+from services.embedder.models.descriptors import blurred
 from services.embedder.models.features import Features, parse_features
 from services.embedder.models.pooling import l2_normalize, pool
 from services.embedder.models.weights import load_model
@@ -44,6 +46,7 @@ VARIANTS = (
     "rmac-l2-ms1_0.71",
     "gem2-crop0.8",
     "gem3-crop0.8",
+    "gem2-crop0.8-cblur3",
 )
 BATCH = 32
 
@@ -93,15 +96,22 @@ def shop_photos(
 
 
 def feature_maps(
-    module: torch.nn.Module, pixels: list[Pixels], scale: float, mean: float
+    module: torch.nn.Module,
+    pixels: list[Pixels],
+    scale: float,
+    mean: float,
+    blur: float | None = None,
 ) -> torch.Tensor:
     """Each image's last feature map at one input scale (N x C x H x W), computed once: every
-    single-pass variant pools the same maps."""
+    single-pass variant pools the same maps. With `blur`, of the blurred input (the catalog
+    blur's sigma)."""
     maps = []
     with torch.inference_mode():
         for i in range(0, len(pixels), BATCH):
             x = torch.from_numpy(np.stack(pixels[i : i + BATCH])).permute(0, 3, 1, 2).float()
             x = (x / 255.0 - mean) / mean
+            if blur is not None:
+                x = blurred(x, blur)
             if scale != 1.0:
                 side = round(x.shape[-1] * scale)
                 x = F.interpolate(x, size=(side, side), mode="bilinear", antialias=True)
@@ -109,18 +119,27 @@ def feature_maps(
     return torch.cat(maps)
 
 
-def descriptors(maps: dict[float, torch.Tensor], features: Features) -> np.ndarray:
-    """What InferenceEngine.describe computes, from the cached maps (flips not cached)."""
+def descriptors(
+    maps: dict[float, torch.Tensor],
+    features: Features,
+    catalog_blurred: dict[float, torch.Tensor] | None = None,
+) -> np.ndarray:
+    """What InferenceEngine.describe computes, from the cached maps (flips not cached); with
+    the catalog's blurred maps, the first rows (the catalog's) average them in."""
     pooled = torch.stack([pool(maps[s], features) for s in features.scales]).mean(0)
+    if catalog_blurred is not None:
+        soft = torch.stack([pool(catalog_blurred[s], features) for s in features.scales]).mean(0)
+        pooled = pooled.clone()
+        pooled[: len(soft)] = (pooled[: len(soft)] + soft) / 2
     return (l2_normalize(pooled) if features.l2 else pooled).numpy()
 
 
 def embedding_rate(engine: InferenceEngine, pixels: list[Pixels]) -> float:
-    """Images per second through the engine (pooling included), batches of BATCH."""
-    engine.embed(pixels[:4])  # warm-up, not timed
+    """Query images per second through the engine (pooling included), batches of BATCH."""
+    engine.embed(pixels[:4], catalog=False)  # warm-up, not timed
     started = time.perf_counter()
     for i in range(0, len(pixels), BATCH):
-        engine.embed(pixels[i : i + BATCH])
+        engine.embed(pixels[i : i + BATCH], catalog=False)
     return len(pixels) / (time.perf_counter() - started)
 
 
@@ -130,8 +149,9 @@ def evaluate(
     catalog: list[Product],
     owners: np.ndarray,
     rate: float,
+    catalog_blurred: dict[float, torch.Tensor] | None = None,
 ) -> Result:
-    vectors = descriptors(maps, features)
+    vectors = descriptors(maps, features, catalog_blurred)
     stored, asked = vectors[: len(catalog)], vectors[len(catalog) :]
     squared = (asked**2).sum(1)[:, None] - 2 * asked @ stored.T + (stored**2).sum(1)[None, :]
     top5 = np.argsort(squared, axis=1)[:, :5]  # exact Euclidean ranking
@@ -178,6 +198,15 @@ def main() -> None:
         maps[fraction] = {
             s: feature_maps(module, pixels[fraction], s, backbone.mean[0]) for s in scales
         }
+    # The catalog's blurred maps per (crop fraction, sigma) of the cblur variants.
+    soft: dict[tuple[float | None, float], dict[float, torch.Tensor]] = {}
+    for v in variants:
+        if v.catalog_blur is not None and (v.crop, v.catalog_blur) not in soft:
+            shown = pixels[v.crop][: len(catalog)]
+            soft[(v.crop, v.catalog_blur)] = {
+                s: feature_maps(module, shown, s, backbone.mean[0], v.catalog_blur)
+                for s in v.scales
+            }
     print(
         f"efficientnet_lite0 ({loaded.model_id}), {len(catalog)} seed products, "
         f"{len(queries)} shop photos (seed {args.seed}), exact Euclidean search; "
@@ -192,7 +221,10 @@ def main() -> None:
         engine = InferenceEngine(backbone, replace(loaded, features=features), settings)
         timed = pixels[features.crop][len(catalog) : len(catalog) + args.timed_images]
         rate = embedding_rate(engine, timed)
-        result = evaluate(features, maps[features.crop], catalog, owners, rate)
+        blurred_maps = (
+            None if features.catalog_blur is None else soft[(features.crop, features.catalog_blur)]
+        )
+        result = evaluate(features, maps[features.crop], catalog, owners, rate, blurred_maps)
         baseline = baseline or result.images_per_s
         print(
             f"{result.variant:20} {result.recall_at_1:6.3f} {result.recall_at_5:6.3f} "
