@@ -24,7 +24,9 @@ async def test_a_catalog_photos_vector_is_the_mean_of_its_sharp_and_blurred_view
     data = read_catalog(sample_catalog)[0].image.read_bytes()
     catalog = await effnet.embed(data)
     query = await effnet.embed(data, catalog=False)
-    pixels = torch.from_numpy(prepare(data, 10**8, engine.crop)).permute(2, 0, 1)[None] / 255.0
+    pixels = (
+        torch.from_numpy(np.array(prepare(data, 10**8, engine.crop))).permute(2, 0, 1)[None] / 255.0
+    )
     mean, std = (
         torch.tensor(v).view(1, 3, 1, 1) for v in (engine.backbone.mean, engine.backbone.std)
     )
