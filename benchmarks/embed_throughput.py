@@ -97,7 +97,13 @@ def engine(backbone: str, runtime: str, precision: str) -> InferenceEngine:
 
 def quantised_runner(eng: InferenceEngine, module: Any, settings: ModelSettings) -> Any:
     """The engine's model quantised as the int8 runtime does, calibrated on drawn photos."""
-    from services.embedder.runtimes.int8 import CALIBRATION_PHOTOS, cpu_has_vnni, quantise
+    from services.embedder.runtimes.int8 import (
+        CALIBRATION_PHOTOS,
+        Int8Inputs,
+        cpu_has_vnni,
+        normalised,
+        quantise,
+    )
     from services.embedder.runtimes.openvino_runner import (
         OpenVinoRunner,
         converted,
@@ -107,16 +113,9 @@ def quantised_runner(eng: InferenceEngine, module: Any, settings: ModelSettings)
     core = openvino_core(None)
     side = eng.crop.crop
     model = converted(module, (side, side), core, None)
-    spec = eng.backbone
-    mean = np.array(spec.mean, dtype=np.float32).reshape(1, 3, 1, 1)
-    std = np.array(spec.std, dtype=np.float32).reshape(1, 3, 1, 1)
+    inputs = Int8Inputs(eng.crop, eng.backbone.mean, eng.backbone.std, eng.features)
     images, _ = photos(CALIBRATION_PHOTOS)
-    calibration = [
-        ((prepare(d, 10**8, eng.crop)[None].transpose(0, 3, 1, 2) / 255.0 - mean) / std).astype(
-            np.float32
-        )
-        for d in images
-    ]
+    calibration = [normalised(inputs, [prepare(d, 10**8, eng.crop)]) for d in images]
     quantised = quantise(model, calibration, overflow_fix=not cpu_has_vnni())
     return OpenVinoRunner(quantised, "int8", core, settings.openvino_streams)
 

@@ -64,7 +64,8 @@ def int8_or_fp32(
     # verdict compiles the int8 model alone.
     fp32: OpenVinoRunner | None = None
     candidate: OpenVinoRunner | None = None
-    stem = _stem(cache_file, inputs)
+    vnni = cpu_has_vnni()  # read once: the cache key and the quantisation both follow it
+    stem = _stem(cache_file, inputs, vnni)
     verdict_file = stem.with_name(stem.name + "-gate.json")
     int8_file = stem.with_name(stem.name + ".xml")
     verdict = Verdict.read(verdict_file)
@@ -78,8 +79,8 @@ def int8_or_fp32(
     if verdict is None:
         with tempfile.TemporaryDirectory(prefix="vrs-int8-") as work:
             gate = gate_set(inputs, Path(work))
-            calibration = [_normalised(inputs, [p]) for p in _calibration(gate)]
-            quantised = quantise(model, calibration, overflow_fix=not cpu_has_vnni())
+            calibration = [normalised(inputs, [p]) for p in _calibration(gate)]
+            quantised = quantise(model, calibration, overflow_fix=not vnni)
             candidate = OpenVinoRunner(quantised, "int8", core, streams)
             fp32 = OpenVinoRunner(model, "f32", core, streams)
             verdict = judge(_embedder(fp32, inputs), _embedder(candidate, inputs), gate)
@@ -166,12 +167,13 @@ def _calibration(gate: GateSet) -> list[Pixels]:
     return list(gate.catalog[::step])
 
 
-def _normalised(inputs: Int8Inputs, batch: Sequence[Pixels]) -> np.ndarray:
+def normalised(inputs: Int8Inputs, batch: Sequence[Pixels]) -> np.ndarray:
+    """Prepared pixels (N x H x W x 3 uint8) as the model's normalised N x 3 x H x W input."""
     x = np.stack([np.asarray(p) for p in batch]).transpose(0, 3, 1, 2).astype(np.float32) / 255.0
     mean = np.array(inputs.mean, dtype=np.float32).reshape(1, 3, 1, 1)
     std = np.array(inputs.std, dtype=np.float32).reshape(1, 3, 1, 1)
-    normalised: np.ndarray = (x - mean) / std
-    return normalised
+    result: np.ndarray = (x - mean) / std
+    return result
 
 
 def _embedder(runner: OpenVinoRunner, inputs: Int8Inputs) -> Any:
@@ -179,19 +181,19 @@ def _embedder(runner: OpenVinoRunner, inputs: Int8Inputs) -> Any:
         out = []
         with torch.inference_mode():
             for i in range(0, len(pixels), _BATCH):
-                x = torch.from_numpy(_normalised(inputs, pixels[i : i + _BATCH]))
+                x = torch.from_numpy(normalised(inputs, pixels[i : i + _BATCH]))
                 out.append(describe(runner, x, inputs.features).numpy())
         return np.concatenate(out)
 
     return embed
 
 
-def _stem(cache_file: Path, inputs: Int8Inputs) -> Path:
+def _stem(cache_file: Path, inputs: Int8Inputs, vnni: bool) -> Path:
     """Per converted model, NNCF version, recipe and photo source: a new one is judged anew."""
     import nncf
 
     source = str(inputs.photos.resolve()) if inputs.photos else "drawn"
-    key = f"{source}|{nncf.__version__}|{GATE_PHOTOS}|{RECIPE}|vnni={cpu_has_vnni()}"
+    key = f"{source}|{nncf.__version__}|{GATE_PHOTOS}|{RECIPE}|vnni={vnni}"
     tag = hashlib.sha256(key.encode()).hexdigest()[:10]
     return cache_file.with_name(f"{cache_file.stem}-int8-{tag}")
 
